@@ -1,0 +1,1 @@
+"""HTTP clients for the external systems. No Prefect imports here."""

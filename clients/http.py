@@ -1,0 +1,240 @@
+"""One HTTP session per client: timeouts, bounded retries, Retry-After, error mapping.
+
+Retries cover transport errors, 408, 429 and 5xx, and only on calls the caller marks idempotent
+(GET, full-record PUT, or a POST whose idempotency key is resent on every attempt).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from clients import constants, errors
+
+logger = logging.getLogger(__name__)
+
+Sleep = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class ErrorFamily:
+    """The concrete error classes of one system, one per kind in :mod:`clients.errors`."""
+
+    api: type[errors.APIStatusError]
+    auth: type[errors.AuthError]
+    not_found: type[errors.NotFoundError]
+    conflict: type[errors.ConflictError]
+    validation: type[errors.ValidationError]
+    rate_limited: type[errors.RateLimitedError]
+    server: type[errors.ServerError]
+    connection: type[errors.ConnectionFailedError]
+    timeout: type[errors.RequestTimeoutError]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How many times and how long to wait; ``sleep`` and ``jitter`` are injectable for tests."""
+
+    max_retries: int = constants.DEFAULT_MAX_RETRIES
+    backoff_base_s: float = constants.BACKOFF_BASE_S
+    backoff_cap_s: float = constants.BACKOFF_CAP_S
+    retry_after_cap_s: float = constants.RETRY_AFTER_CAP_S
+    sleep: Sleep = time.sleep
+    jitter: Callable[[], float] = random.random
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait before retry number ``attempt`` (1-based)."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.retry_after_cap_s)
+        ceiling = min(self.backoff_cap_s, self.backoff_base_s * float(2 ** (attempt - 1)))
+        return ceiling / 2 + self.jitter() * ceiling / 2
+
+
+def default_timeout() -> httpx.Timeout:
+    """Explicit timeouts; httpx's default of 5 s everywhere is too short for batch writes."""
+    return httpx.Timeout(
+        constants.DEFAULT_READ_TIMEOUT_S, connect=constants.DEFAULT_CONNECT_TIMEOUT_S
+    )
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Read a Retry-After header given as seconds or as an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
+
+
+def _body_of(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:2000]
+
+
+def _message_of(body: Any) -> str:
+    """Pull a readable message from the error envelopes the two APIs use."""
+    if isinstance(body, dict):
+        if isinstance(body.get("message"), str):
+            return str(body["message"])
+        err = body.get("error")
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return str(err["message"])
+        errs = body.get("errors")
+        if isinstance(errs, list) and errs:
+            first = errs[0]
+            if isinstance(first, dict):
+                return str(first.get("detail") or first.get("title") or first)
+            return str(first)
+    if isinstance(body, str) and body:
+        return body[:300]
+    return "request failed"
+
+
+def _messages_of(body: Any) -> list[str]:
+    if isinstance(body, dict) and isinstance(body.get("errors"), list):
+        out = []
+        for e in body["errors"]:
+            if isinstance(e, dict):
+                out.append(str(e.get("detail") or e.get("title") or e))
+            else:
+                out.append(str(e))
+        return out
+    return []
+
+
+def status_error(family: ErrorFamily, response: httpx.Response) -> errors.APIStatusError:
+    """Map a non-2xx response to the system's error class."""
+    body = _body_of(response)
+    code = response.status_code
+    kw: dict[str, Any] = {
+        "status_code": code,
+        "body": body,
+        "request_id": response.headers.get("x-request-id"),
+        "method": response.request.method,
+        "path": response.request.url.path,
+    }
+    msg = _message_of(body)
+    if code in (401, 403):
+        return family.auth(msg, **kw)
+    if code == 404:
+        return family.not_found(msg, **kw)
+    if code == 409:
+        return family.conflict(msg, **kw)
+    if code in (400, 422):
+        return family.validation(msg, messages=_messages_of(body), **kw)
+    if code == 429:
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        return family.rate_limited(msg, retry_after=retry_after, **kw)
+    if code >= 500 or code == 408:
+        return family.server(msg, **kw)
+    return family.api(msg, **kw)
+
+
+class HttpSession:
+    """Owns one ``httpx.Client``; sends requests with auth headers, retries and typed errors."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        auth_headers: Callable[[], Mapping[str, str]],
+        family: ErrorFamily,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout | None = None,
+        http_client: httpx.Client | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._auth_headers = auth_headers
+        self._family = family
+        self.retry = retry or RetryPolicy()
+        self._own_client = http_client is None
+        self._client = http_client or httpx.Client(timeout=timeout or default_timeout())
+        self._extra_headers = dict(extra_headers or {})
+
+    def __repr__(self) -> str:
+        return f"HttpSession(base_url={self.base_url!r})"
+
+    def close(self) -> None:
+        """Close the connection pool if this session created it."""
+        if self._own_client:
+            self._client.close()
+
+    def url(self, path: str) -> str:
+        """Absolute URL for a path, or the URL itself when it is already absolute."""
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool,
+        params: Any = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send once, or retry up to the policy when ``idempotent`` and the failure is transient."""
+        attempt = 0
+        all_headers = {**self._extra_headers, **self._auth_headers(), **(headers or {})}
+        while True:
+            try:
+                response = self._client.request(
+                    method, self.url(path), params=params, json=json, headers=all_headers
+                )
+            except httpx.TimeoutException as exc:
+                failure: errors.BridgeClientError = self._family.timeout(
+                    f"{method} {path}: no answer within the timeout ({type(exc).__name__})"
+                )
+                retry_after = None
+                cause: BaseException = exc
+            except httpx.TransportError as exc:
+                failure = self._family.connection(f"{method} {path}: {type(exc).__name__}")
+                retry_after = None
+                cause = exc
+            else:
+                if response.is_success:
+                    return response
+                failure = status_error(self._family, response)
+                retry_after = getattr(failure, "retry_after", None)
+                cause = failure
+                if not errors.is_retryable(failure):
+                    raise failure
+            if not idempotent or attempt >= self.retry.max_retries:
+                raise failure from (None if cause is failure else cause)
+            attempt += 1
+            wait = self.retry.delay(attempt, retry_after)
+            logger.warning(
+                "retrying %s %s after %s (attempt %d/%d, waiting %.2fs)",
+                method,
+                path,
+                type(failure).__name__,
+                attempt,
+                self.retry.max_retries,
+                wait,
+            )
+            self.retry.sleep(wait)
+
+
+def secret_value(secret: SecretStr | str) -> SecretStr:
+    """Accept a plain string at the edge but keep it wrapped from then on."""
+    return secret if isinstance(secret, SecretStr) else SecretStr(secret)
