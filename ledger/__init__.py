@@ -1,0 +1,45 @@
+"""The bridge's durable state: links, stage history, inbox, refunds, watermarks, exceptions.
+
+Open it with :func:`open_ledger` (SQLite file from ``LedgerSettings`` by default, any
+SQLAlchemy URL otherwise); every operation is a method of :class:`Ledger`.
+"""
+
+from ledger.db import SQLITE_BUSY_TIMEOUT_MS, create_schema, make_engine, open_ledger
+from ledger.errors import LedgerConflictError, LedgerError, LedgerNotFoundError
+from ledger.inbox import MAX_INBOX_ATTEMPTS, InboxStatus, MarkStatus
+from ledger.models import (
+    Base,
+    ExceptionRecord,
+    InboxMessage,
+    Link,
+    RefundAttempt,
+    StageEvent,
+    Watermark,
+)
+from ledger.refunds import DoneStatus, RefundStatus
+from ledger.repository import Ledger
+from ledger.review import ExceptionStatus
+
+__all__ = [
+    "MAX_INBOX_ATTEMPTS",
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "Base",
+    "DoneStatus",
+    "ExceptionRecord",
+    "ExceptionStatus",
+    "InboxMessage",
+    "InboxStatus",
+    "Ledger",
+    "LedgerConflictError",
+    "LedgerError",
+    "LedgerNotFoundError",
+    "Link",
+    "MarkStatus",
+    "RefundAttempt",
+    "RefundStatus",
+    "StageEvent",
+    "Watermark",
+    "create_schema",
+    "make_engine",
+    "open_ledger",
+]

@@ -1,0 +1,31 @@
+"""AMS receipt -> Returnly refund decision: pure rules, no I/O (DESIGN "Completion")."""
+
+from core.refunds.allocation import UNSPECIFIED_STATUS, Allocation, allocate
+from core.refunds.decide import already_refunded, decide_refund, line_amount
+from core.refunds.models import (
+    HeldReason,
+    HeldUnits,
+    OpenUnits,
+    RefundDecision,
+    RefundIssue,
+    RefundIssueCode,
+    RefundLine,
+    refund_key,
+)
+
+__all__ = [
+    "UNSPECIFIED_STATUS",
+    "Allocation",
+    "HeldReason",
+    "HeldUnits",
+    "OpenUnits",
+    "RefundDecision",
+    "RefundIssue",
+    "RefundIssueCode",
+    "RefundLine",
+    "allocate",
+    "already_refunded",
+    "decide_refund",
+    "line_amount",
+    "refund_key",
+]

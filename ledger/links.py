@@ -1,0 +1,170 @@
+"""Links (Returnly return <-> AMS RMA) and the append-only stage history of each return."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from ledger.columns import utcnow
+from ledger.errors import LedgerConflictError, LedgerNotFoundError
+from ledger.models import Link, StageEvent
+from ledger.store import Store
+
+DEFAULT_STAGE = "new"
+
+
+class LinksMixin(Store):
+    """Operations on ``links`` and ``stage_events``."""
+
+    def upsert_link(
+        self,
+        merchant: str,
+        return_id: str,
+        customer_identifier: str,
+        rma_number: str | None = None,
+        ams_uuid: str | None = None,
+        stage: str | None = None,
+        status: str | None = None,
+    ) -> Link:
+        """Create the link or fill in what is new; concurrent calls converge on one row.
+
+        ``None`` arguments leave stored values alone. A return already linked to another
+        customer identifier, or an identifier already used by another return, is a
+        :class:`LedgerConflictError`: identity never changes silently.
+        """
+        if not (merchant and return_id and customer_identifier):
+            raise ValueError("merchant, return_id and customer_identifier are required")
+
+        def attempt() -> Link:
+            with self._write() as session:
+                rows = session.scalars(
+                    select(Link)
+                    .where(
+                        Link.merchant == merchant,
+                        or_(
+                            Link.return_id == return_id,
+                            Link.customer_identifier == customer_identifier,
+                        ),
+                    )
+                    .with_for_update()
+                ).all()
+                for row in rows:
+                    if (row.return_id, row.customer_identifier) != (return_id, customer_identifier):
+                        raise LedgerConflictError(
+                            f"merchant {merchant!r}: return {return_id!r} / customer_identifier "
+                            f"{customer_identifier!r} clashes with existing link "
+                            f"{row.return_id!r} / {row.customer_identifier!r}"
+                        )
+                if rows:
+                    link = rows[0]
+                    changes = {
+                        "rma_number": rma_number,
+                        "ams_uuid": ams_uuid,
+                        "stage": stage,
+                        "status": status,
+                    }
+                    changed = False
+                    for field, value in changes.items():
+                        if value is not None and getattr(link, field) != value:
+                            setattr(link, field, value)
+                            changed = True
+                    if changed:
+                        link.updated_at = utcnow()
+                    return link
+                link = Link(
+                    merchant=merchant,
+                    return_id=return_id,
+                    customer_identifier=customer_identifier,
+                    rma_number=rma_number,
+                    ams_uuid=ams_uuid,
+                    stage=stage or DEFAULT_STAGE,
+                    status=status,
+                )
+                session.add(link)
+                return link
+
+        return self._retry_race(attempt)
+
+    def get_link(
+        self,
+        merchant: str,
+        return_id: str | None = None,
+        customer_identifier: str | None = None,
+        ams_uuid: str | None = None,
+    ) -> Link | None:
+        """The link matching every identifier given (at least one), or ``None``."""
+        filters: list[Any] = [Link.merchant == merchant]
+        if return_id is not None:
+            filters.append(Link.return_id == return_id)
+        if customer_identifier is not None:
+            filters.append(Link.customer_identifier == customer_identifier)
+        if ams_uuid is not None:
+            filters.append(Link.ams_uuid == ams_uuid)
+        if len(filters) == 1:
+            raise ValueError("give return_id, customer_identifier or ams_uuid")
+        with self._read() as session:
+            return session.scalars(select(Link).where(*filters)).first()
+
+    def links_in_stage(self, merchant: str | None, stages: Iterable[str]) -> list[Link]:
+        """Links currently in one of ``stages`` (e.g. open RMAs to poll), oldest change first.
+
+        ``merchant=None`` means every merchant.
+        """
+        wanted = list(stages)
+        query = select(Link).where(Link.stage.in_(wanted))
+        if merchant is not None:
+            query = query.where(Link.merchant == merchant)
+        with self._read() as session:
+            return list(session.scalars(query.order_by(Link.updated_at, Link.id)))
+
+    def set_stage(
+        self, merchant: str, return_id: str, stage: str, status: str | None = None
+    ) -> Link:
+        """Move a link to ``stage`` (and ``status`` when given)."""
+        with self._write() as session:
+            link = session.scalars(
+                select(Link)
+                .where(Link.merchant == merchant, Link.return_id == return_id)
+                .with_for_update()
+            ).first()
+            if link is None:
+                raise LedgerNotFoundError(f"no link for merchant {merchant!r} return {return_id!r}")
+            link.stage = stage
+            if status is not None:
+                link.status = status
+            link.updated_at = utcnow()
+            return link
+
+    def record_stage(
+        self,
+        merchant: str,
+        return_id: str,
+        stage: str,
+        outcome: str,
+        detail: dict[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> StageEvent:
+        """Append one step to the return's history (there is no way to edit or delete it)."""
+        event = StageEvent(
+            merchant=merchant,
+            return_id=return_id,
+            stage=stage,
+            outcome=outcome,
+            detail=detail,
+            run_id=run_id,
+        )
+        with self._write() as session:
+            session.add(event)
+        return event
+
+    def history(self, merchant: str, return_id: str) -> list[StageEvent]:
+        """Every recorded step of a return, in the order it was recorded."""
+        with self._read() as session:
+            query = (
+                select(StageEvent)
+                .where(StageEvent.merchant == merchant, StageEvent.return_id == return_id)
+                .order_by(StageEvent.id)
+            )
+            return list(session.scalars(query))

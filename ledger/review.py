@@ -1,0 +1,125 @@
+"""Exceptions awaiting review: one open row per (merchant, reason, subject), counted on repeat."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from sqlalchemy import select
+
+from ledger.columns import utcnow
+from ledger.errors import LedgerConflictError, LedgerNotFoundError
+from ledger.models import ExceptionRecord
+from ledger.store import Store
+
+ExceptionStatus = Literal["open", "resolved", "ignored"]
+_CLOSED = ("resolved", "ignored")
+
+
+def fingerprint(merchant: str, reason: str, subject: str) -> str:
+    """A fixed-length digest of what makes two exceptions "the same problem"."""
+    raw = json.dumps([merchant, reason, subject], ensure_ascii=False)
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def payload_subject(payload: dict[str, Any]) -> str:
+    """A stable subject for an exception that names no return: a digest of its payload."""
+    canonical = json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False)
+    return "payload:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class ReviewMixin(Store):
+    """Operations on ``review_exceptions``."""
+
+    def raise_exception(
+        self,
+        merchant: str,
+        reason: str,
+        message: str,
+        payload: dict[str, Any],
+        return_id: str | None = None,
+        stage: str | None = None,
+        source: str | None = None,
+        *,
+        subject: str | None = None,
+    ) -> tuple[ExceptionRecord, bool]:
+        """Open an exception for review, or count another sighting of the open one.
+
+        The subject is ``subject``, else ``return_id``, else a digest of ``payload``.
+        Returns ``(row, created)``.
+        """
+        if not reason:
+            raise ValueError("reason is required")
+        subject = subject or return_id or payload_subject(payload)
+        print_ = fingerprint(merchant, reason, subject)
+
+        def attempt() -> tuple[ExceptionRecord, bool]:
+            with self._write() as session:
+                row = session.scalars(
+                    select(ExceptionRecord)
+                    .where(ExceptionRecord.open_fingerprint == print_)
+                    .with_for_update()
+                ).first()
+                if row is not None:
+                    row.occurrences += 1
+                    row.last_seen_at = utcnow()
+                    return row, False
+                row = ExceptionRecord(
+                    merchant=merchant,
+                    reason=reason,
+                    message=message,
+                    payload=payload,
+                    return_id=return_id,
+                    stage=stage,
+                    source=source,
+                    subject=subject,
+                    fingerprint=print_,
+                    open_fingerprint=print_,
+                    status="open",
+                    occurrences=1,
+                )
+                session.add(row)
+                return row, True
+
+        return self._retry_race(attempt)
+
+    def list_exceptions(
+        self, merchant: str | None = None, status: ExceptionStatus | None = "open"
+    ) -> list[ExceptionRecord]:
+        """Exceptions in ``status`` (``None``: any), optionally of one merchant, oldest first."""
+        query = select(ExceptionRecord)
+        if merchant is not None:
+            query = query.where(ExceptionRecord.merchant == merchant)
+        if status is not None:
+            query = query.where(ExceptionRecord.status == status)
+        with self._read() as session:
+            return list(session.scalars(query.order_by(ExceptionRecord.id)))
+
+    def get_exception(self, exception_id: int) -> ExceptionRecord | None:
+        """One exception by id, or ``None``."""
+        with self._read() as session:
+            return session.get(ExceptionRecord, exception_id)
+
+    def resolve_exception(
+        self,
+        exception_id: int,
+        status: Literal["resolved", "ignored"] = "resolved",
+        note: str | None = None,
+        by: str | None = None,
+    ) -> ExceptionRecord:
+        """Close an open exception; a new sighting afterwards opens a fresh one."""
+        if status not in _CLOSED:
+            raise ValueError(f"resolve status must be one of {_CLOSED}: {status!r}")
+        with self._write() as session:
+            row = session.get(ExceptionRecord, exception_id, with_for_update=True)
+            if row is None:
+                raise LedgerNotFoundError(f"no exception {exception_id}")
+            if row.status != "open":
+                raise LedgerConflictError(f"exception {exception_id} is already {row.status}")
+            row.status = status
+            row.open_fingerprint = None
+            row.note = note
+            row.resolved_by = by
+            row.resolved_at = utcnow()
+            return row

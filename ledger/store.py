@@ -1,0 +1,63 @@
+"""Session plumbing shared by the repository mixins: one short transaction per operation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ledger.errors import LedgerError
+
+WRITE_OPTION = "ledger_write"
+"""Connection execution option marking a write transaction (SQLite: ``BEGIN IMMEDIATE``)."""
+
+RACE_RETRIES = 3
+"""How often an insert that lost a unique-key race is retried against the winner's row."""
+
+T = TypeVar("T")
+
+
+class Store:
+    """Owns the engine and two session factories; safe to share between threads."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        # Rows are handed back detached, so keep their loaded values after commit.
+        self._reads = sessionmaker(engine, expire_on_commit=False)
+        self._writes = sessionmaker(
+            engine, expire_on_commit=False, execution_options={WRITE_OPTION: True}
+        )
+
+    @property
+    def engine(self) -> Engine:
+        """The engine behind this ledger (for tests and admin tasks)."""
+        return self._engine
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        """A read-only session, closed (rolled back) on exit."""
+        with self._reads() as session:
+            yield session
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """A write transaction: committed on success, rolled back on any error."""
+        with self._writes.begin() as session:
+            yield session
+
+    def _retry_race(self, attempt: Callable[[], T]) -> T:
+        """Run ``attempt`` again when a concurrent writer won a unique-key race.
+
+        After the loser's rollback, the next attempt sees the winner's committed row.
+        """
+        last: IntegrityError | None = None
+        for _ in range(RACE_RETRIES):
+            try:
+                return attempt()
+            except IntegrityError as exc:
+                last = exc
+        raise LedgerError(f"gave up after {RACE_RETRIES} unique-key races") from last

@@ -1,0 +1,69 @@
+"""Opening the ledger: default location, SQLite tuning, schema creation, safe repr."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ledger import SQLITE_BUSY_TIMEOUT_MS, Ledger, make_engine, open_ledger
+
+
+def test_open_ledger_default_path_from_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with open_ledger() as ledger:
+        ledger.upsert_link("m", "r1", "cust-r1")
+    assert (tmp_path / "var" / "ledger.db").is_file()
+
+
+def test_open_ledger_path_setting_creates_parent_dirs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "a" / "b" / "ledger.db"
+    monkeypatch.setenv("BRIDGE_LEDGER_PATH", str(target))
+    with open_ledger() as ledger:
+        ledger.upsert_link("m", "r1", "cust-r1")
+    assert target.is_file()
+
+
+def test_open_ledger_url_setting_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "by-url" / "x.db"
+    monkeypatch.setenv("BRIDGE_LEDGER_URL", f"sqlite:///{target}")
+    monkeypatch.setenv("BRIDGE_LEDGER_PATH", str(tmp_path / "ignored.db"))
+    with open_ledger() as ledger:
+        assert ledger.engine.url.database == str(target)
+    assert target.is_file()
+    assert not (tmp_path / "ignored.db").exists()
+
+
+def test_open_ledger_sqlite_pragmas(tmp_path: Path) -> None:
+    with open_ledger(f"sqlite:///{tmp_path / 'l.db'}") as ledger, ledger.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == SQLITE_BUSY_TIMEOUT_MS
+
+
+def test_open_ledger_twice_keeps_data(ledger_url: str) -> None:
+    with open_ledger(ledger_url) as first:
+        first.upsert_link("m", "r1", "cust-r1")
+    with open_ledger(ledger_url) as second:
+        link = second.get_link("m", return_id="r1")
+    assert link is not None
+    assert link.customer_identifier == "cust-r1"
+
+
+def test_open_ledger_in_memory_single_thread() -> None:
+    with open_ledger("sqlite://") as ledger:
+        ledger.upsert_link("m", "r1", "cust-r1")
+        assert ledger.get_link("m", customer_identifier="cust-r1") is not None
+
+
+def test_ledger_repr_hides_password() -> None:
+    ledger = Ledger(make_engine("postgresql+psycopg2://bridge:s3cr3t-pw@127.0.0.1:1/x"))
+    try:
+        assert "s3cr3t-pw" not in repr(ledger)
+        assert "bridge" in repr(ledger)
+    finally:
+        ledger.close()
