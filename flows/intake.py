@@ -1,0 +1,51 @@
+"""Intake flow: authorized Returnly returns become AMS RMAs (webhook ids, or a watermark poll)."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from flows.common import chunks, for_each_merchant, thread_runner
+from tasks.lifecycle import advance_watermark, create_rmas, fetch_returns, poll_returns
+from tasks.outcomes import ReturnOutcome, StageSummary
+
+CONCURRENCY = 4
+
+
+def _intake_one(merchant: str, return_ids: list[str] | None, dry_run: bool) -> StageSummary:
+    newest: str | None = None
+    if return_ids:
+        returns = fetch_returns(merchant, return_ids)
+    else:
+        returns, newest = poll_returns(merchant)
+    futures = [
+        create_rmas.submit(merchant, batch, batch_no=n, dry_run=dry_run)
+        for n, batch in enumerate(chunks(returns))
+    ]
+    outcomes: list[ReturnOutcome] = [o for f in futures for o in f.result()]
+    if newest and not dry_run:
+        advance_watermark(merchant, newest)
+    return StageSummary.of("intake", merchant, outcomes)
+
+
+@flow(
+    name="intake",
+    flow_run_name="intake-{merchant}",
+    task_runner=thread_runner(CONCURRENCY),
+)
+def intake(
+    merchant: str = "all", return_ids: list[str] | None = None, dry_run: bool = False
+) -> StageSummary:
+    """Create the AMS RMAs that authorized returns need.
+
+    Args:
+        merchant: A merchant name, a comma list, or ``all``.
+        return_ids: Only these Returnly returns (re-read first); empty polls from the watermark.
+        dry_run: Plan only: print what would be created or cancelled, change nothing.
+    """
+    return for_each_merchant(
+        "intake", merchant, lambda name: _intake_one(name, return_ids, dry_run)
+    )
+
+
+if __name__ == "__main__":
+    intake(merchant="all")

@@ -1,0 +1,153 @@
+"""Stage 2 steps: record what AMS says about each RMA, flag what a person must see.
+
+Callbacks and the poll both end here with fresh ``Rma`` records; the step is idempotent
+(a status already recorded is not recorded again), so duplicates and reordering are harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from clients.ams import AmsClient, Rma
+from core.merchant import MerchantConfig
+from ledger import Ledger, Link
+from tasks import stages
+from tasks.outcomes import ReturnOutcome
+
+logger = logging.getLogger(__name__)
+
+AMS_ID_BATCH = 30
+_STAGE_RANK = {
+    stages.RMA_CREATED: 0,
+    stages.IN_TRANSIT: 1,
+    stages.UNDELIVERABLE: 1,
+    stages.RECEIVED: 2,
+    stages.HELD: 3,
+    stages.PARTIALLY_REFUNDED: 3,
+    stages.REFUNDED: 4,
+    stages.CANCELLED: 4,
+}
+
+
+def fetch_open_rmas(
+    merchant: MerchantConfig, *, ledger: Ledger, ams: AmsClient
+) -> tuple[list[Rma], list[str]]:
+    """Fresh AMS records for every link the poll still watches; also cids AMS no longer knows."""
+    links = ledger.links_in_stage(merchant.name, stages.OPEN_STAGES)
+    with_id = [lk for lk in links if lk.ams_uuid]
+    rmas: list[Rma] = []
+    for start in range(0, len(with_id), AMS_ID_BATCH):
+        chunk = with_id[start : start + AMS_ID_BATCH]
+        rmas.extend(ams.get_rmas_by_id([lk.ams_uuid or "" for lk in chunk]))
+    missing: list[str] = []
+    for lk in links:
+        if lk.ams_uuid:
+            continue
+        rma = ams.get_rma_by_cid(lk.customer_identifier)
+        if rma is None:
+            missing.append(lk.customer_identifier)
+        else:
+            rmas.append(rma)
+    return rmas, missing
+
+
+def _flag(
+    ledger: Ledger, merchant: MerchantConfig, link: Link, reason: str, message: str, rma: Rma
+) -> None:
+    ledger.raise_exception(
+        merchant.name,
+        reason,
+        message,
+        {"customer_identifier": link.customer_identifier, "ams_id": rma.id, "status": rma.status},
+        return_id=link.return_id,
+        stage="arrival",
+        source="ams",
+    )
+
+
+def record_rmas(
+    merchant: MerchantConfig, rmas: Sequence[Rma], *, ledger: Ledger
+) -> list[ReturnOutcome]:
+    """Record each RMA's status; ``updated``/``received`` outcomes are ready for completion."""
+    outcomes: list[ReturnOutcome] = []
+    for rma in rmas:
+        cid = rma.customer_identifier or ""
+        link = ledger.get_link(merchant.name, customer_identifier=cid) if cid else None
+        if link is None:
+            ledger.raise_exception(
+                merchant.name,
+                "rma_without_return",
+                f"AMS RMA {cid or rma.id} has no Returnly return known to the bridge",
+                {"customer_identifier": cid, "ams_id": rma.id, "status": rma.status},
+                stage="arrival",
+                source="ams",
+                subject=cid or rma.id,
+            )
+            outcomes.append(
+                ReturnOutcome(
+                    merchant=merchant.name,
+                    return_id=cid or rma.id,
+                    outcome="exception",
+                    detail="RMA without a known return",
+                )
+            )
+            continue
+        outcomes.append(_record_one(merchant, link, rma, ledger=ledger))
+    return outcomes
+
+
+def _record_one(merchant: MerchantConfig, link: Link, rma: Rma, *, ledger: Ledger) -> ReturnOutcome:
+    status = rma.status or ""
+    stage = stages.stage_for_ams_status(status)
+
+    def done(outcome: str, detail: str) -> ReturnOutcome:
+        return ReturnOutcome.model_validate(
+            {
+                "merchant": merchant.name,
+                "return_id": link.return_id,
+                "outcome": outcome,
+                "detail": detail,
+                "customer_identifier": link.customer_identifier,
+            }
+        )
+
+    if stage is None:
+        _flag(ledger, merchant, link, "unknown_ams_status", f"AMS status {status!r}", rma)
+        return done("exception", f"unknown AMS status {status}")
+    unchanged = link.status == status and link.ams_uuid == rma.id
+    # Never move a return backwards (a late, reordered callback must not undo a receipt).
+    later = _STAGE_RANK.get(link.stage, -1) > _STAGE_RANK.get(stage, -1)
+    if unchanged or later:
+        if stage == stages.RECEIVED and link.stage == stages.RECEIVED:
+            return done("updated", stages.RECEIVED)
+        return done("skipped", f"status {status} already recorded")
+    ledger.upsert_link(
+        merchant.name,
+        link.return_id,
+        link.customer_identifier,
+        ams_uuid=rma.id,
+        stage=stage,
+        status=status,
+    )
+    ledger.record_stage(merchant.name, link.return_id, "arrival", status, {"ams_id": rma.id})
+    if stage == stages.UNDELIVERABLE:
+        _flag(ledger, merchant, link, "undeliverable", "the carrier could not deliver", rma)
+    if stage == stages.RECEIVED:
+        extra = [ln.customer_sku_id for ln in rma.line_items if ln.not_on_original_rma]
+        if extra:
+            _flag(
+                ledger,
+                merchant,
+                link,
+                "not_on_original_rma",
+                f"received items not on the RMA: {', '.join(str(s) for s in extra)}",
+                rma,
+            )
+    logger.info("return %s: AMS status %s", link.return_id, status)
+    return done("updated", stage)
+
+
+def received_return_ids(outcomes: Sequence[ReturnOutcome]) -> list[str]:
+    """Returns whose RMA is received and so ready for completion."""
+    return [o.return_id for o in outcomes if o.outcome == "updated" and o.detail == "received"]

@@ -1,0 +1,112 @@
+"""Process one stored inbox message (a webhook or callback) through the stage it hints at.
+
+Messages are hints: the return or RMA is re-read through the authenticated API before acting,
+so a forged, stale or reordered message cannot cause a wrong effect.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from clients.ams import AmsClient
+from clients.returnly import ReturnlyClient, ReturnlyNotFoundError
+from core.merchant import MerchantConfig
+from ledger import Ledger
+from tasks.arrival import received_return_ids, record_rmas
+from tasks.completion import complete_return
+from tasks.intake import intake_returns
+from tasks.outcomes import ReturnOutcome
+
+logger = logging.getLogger(__name__)
+
+SOURCE_RETURNLY = "returnly"
+SOURCE_AMS = "ams"
+
+
+def process_returnly_hint(
+    merchant: MerchantConfig,
+    return_id: str,
+    *,
+    ledger: Ledger,
+    returnly: ReturnlyClient,
+    ams: AmsClient,
+) -> list[ReturnOutcome]:
+    """A Returnly event about ``return_id``: re-read it, then run intake (or cancellation)."""
+    try:
+        ret = returnly.get_return(return_id)
+    except ReturnlyNotFoundError:
+        ledger.raise_exception(
+            merchant.name,
+            "webhook_unknown_return",
+            f"webhook named return {return_id} which Returnly does not know",
+            {"return_id": return_id},
+            return_id=return_id,
+            stage="intake",
+            source="returnly",
+        )
+        return []
+    return intake_returns(merchant, [ret], ledger=ledger, ams=ams)
+
+
+def process_ams_hint(
+    merchant: MerchantConfig,
+    customer_identifier: str | None,
+    rma_id: str | None,
+    *,
+    ledger: Ledger,
+    returnly: ReturnlyClient,
+    ams: AmsClient,
+) -> list[ReturnOutcome]:
+    """An AMS rmaEvent: re-read the RMA, record its status, complete it when received."""
+    rmas = ams.get_rmas_by_id([rma_id]) if rma_id else []
+    if not rmas and customer_identifier:
+        found = ams.get_rma_by_cid(customer_identifier)
+        rmas = [found] if found else []
+    if not rmas:
+        logger.warning("rmaEvent for %s / %s: RMA not found in AMS", customer_identifier, rma_id)
+        return []
+    outcomes = record_rmas(merchant, rmas, ledger=ledger)
+    for return_id in received_return_ids(outcomes):
+        outcomes.append(
+            complete_return(merchant, return_id, ledger=ledger, returnly=returnly, ams=ams)
+        )
+    return outcomes
+
+
+def process_inbox_message(
+    merchant: MerchantConfig,
+    source: str,
+    message_id: str,
+    *,
+    ledger: Ledger,
+    returnly: ReturnlyClient,
+    ams: AmsClient,
+) -> list[ReturnOutcome]:
+    """Run the message's stage and mark it processed; a failure marks it failed and re-raises."""
+    message = ledger.get_inbox(source, message_id)
+    if message is None:
+        raise LookupError(f"no inbox message {source}/{message_id}")
+    if message.status == "processed":
+        return []
+    try:
+        if source == SOURCE_RETURNLY:
+            outcomes = process_returnly_hint(
+                merchant, message.subject_id or "", ledger=ledger, returnly=returnly, ams=ams
+            )
+        elif source == SOURCE_AMS:
+            payload = message.payload if isinstance(message.payload, dict) else {}
+            outcomes = process_ams_hint(
+                merchant,
+                message.subject_id,
+                payload.get("rma_id"),
+                ledger=ledger,
+                returnly=returnly,
+                ams=ams,
+            )
+        else:
+            raise ValueError(f"unknown inbox source {source!r}")
+    except Exception as exc:
+        ledger.mark_inbox(message_id, "failed", error=f"{type(exc).__name__}: {exc}", source=source)
+        raise
+    ledger.mark_inbox(message_id, "processed", source=source)
+    return outcomes

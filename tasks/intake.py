@@ -1,0 +1,227 @@
+"""Stage 1 steps: authorized Returnly returns become AMS RMAs, exactly once; cancellations.
+
+Exactly once rests on AMS refusing a second RMA with the same customer_identifier: a duplicate
+is read back and counted as already done, whatever crashed or ran twice before.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from clients.ams import AmsClient, RmaCreate
+from clients.returnly import CANCELED_STATUSES, Return
+from core.mapping import customer_identifier_for, map_return_to_rma
+from core.merchant import MerchantConfig
+from ledger import Ledger
+from tasks import stages
+from tasks.outcomes import ReturnOutcome
+
+logger = logging.getLogger(__name__)
+
+INTAKE_STATUSES = frozenset({"authorized", "in_transit", "delivered"})
+"""Returns that need an RMA (a lost webhook can leave one in transit without it)."""
+
+
+def _outcome(
+    merchant: MerchantConfig, ret_id: str, outcome: str, detail: str = ""
+) -> ReturnOutcome:
+    return ReturnOutcome.model_validate(
+        {
+            "merchant": merchant.name,
+            "return_id": ret_id,
+            "outcome": outcome,
+            "detail": detail,
+            "customer_identifier": customer_identifier_for(ret_id),
+        }
+    )
+
+
+def _hold(
+    ledger: Ledger,
+    merchant: MerchantConfig,
+    ret: Return,
+    reason: str,
+    message: str,
+    payload: dict[str, object],
+    stage: str = stages.INTAKE_EXCEPTION,
+) -> ReturnOutcome:
+    """Record an exception a person must look at, and put the return's link in ``stage``."""
+    cid = customer_identifier_for(ret.id)
+    ledger.raise_exception(
+        merchant.name, reason, message, payload, return_id=ret.id, stage="intake", source="bridge"
+    )
+    ledger.upsert_link(merchant.name, ret.id, cid, rma_number=ret.rma, stage=stage)
+    ledger.record_stage(merchant.name, ret.id, "intake", "exception", {"reason": reason})
+    logger.warning("return %s held: %s", ret.id, message)
+    return _outcome(merchant, ret.id, "exception", f"{reason}: {message}")
+
+
+def _triage(
+    ledger: Ledger, merchant: MerchantConfig, ret: Return
+) -> ReturnOutcome | RmaCreate | None:
+    """Decide what intake does with one return: an outcome now, an RMA to create, or cancel."""
+    if ret.status in CANCELED_STATUSES:
+        return None
+    if ret.status not in INTAKE_STATUSES:
+        if not ret.is_actionable:
+            return _hold(
+                ledger,
+                merchant,
+                ret,
+                "unknown_return_status",
+                f"Returnly status {ret.status!r} is not one the bridge acts on",
+                {"status": ret.status},
+            )
+        return _outcome(merchant, ret.id, "skipped", f"status {ret.status}")
+    link = ledger.get_link(merchant.name, return_id=ret.id)
+    if link is not None and link.stage in stages.INTAKE_DONE_STAGES:
+        return _outcome(merchant, ret.id, "already_done", f"stage {link.stage}")
+    mapped = map_return_to_rma(ret, merchant.policy)
+    if not mapped.ok:
+        issues = [i.model_dump(mode="json") for i in mapped.issues]
+        codes = ",".join(sorted({i.code.value for i in mapped.issues}))
+        text = "; ".join(i.message for i in mapped.issues)
+        return _hold(ledger, merchant, ret, f"mapping:{codes}", text, {"issues": issues})
+    return mapped.rma
+
+
+def intake_returns(
+    merchant: MerchantConfig,
+    returns: Sequence[Return],
+    *,
+    ledger: Ledger,
+    ams: AmsClient,
+    dry_run: bool = False,
+) -> list[ReturnOutcome]:
+    """Create the RMAs these returns still need (one batched POST per 30); cancel cancelled ones."""
+    outcomes: list[ReturnOutcome] = []
+    to_create: list[tuple[Return, RmaCreate]] = []
+    for ret in returns:
+        decided = _triage(ledger, merchant, ret)
+        if decided is None:
+            outcomes.append(cancel_return(merchant, ret, ledger=ledger, ams=ams, dry_run=dry_run))
+        elif isinstance(decided, ReturnOutcome):
+            outcomes.append(decided)
+        else:
+            to_create.append((ret, decided))
+    if not to_create:
+        return outcomes
+    if dry_run:
+        return outcomes + [
+            _outcome(merchant, r.id, "planned", f"would create RMA {rma.customer_identifier}")
+            for r, rma in to_create
+        ]
+    result = ams.create_rmas([rma for _, rma in to_create])
+    records = result.by_identifier()
+    for ret, rma in to_create:
+        record = records.get(rma.customer_identifier)
+        if record is not None and record.ok:
+            ledger.upsert_link(
+                merchant.name,
+                ret.id,
+                rma.customer_identifier,
+                rma_number=ret.rma,
+                stage=stages.RMA_CREATED,
+                status="open",
+            )
+            ledger.record_stage(merchant.name, ret.id, "intake", "created")
+            outcomes.append(_outcome(merchant, ret.id, "created"))
+        elif record is not None and record.is_duplicate_identifier:
+            outcomes.append(_adopt_existing(merchant, ret, ledger=ledger, ams=ams))
+        else:
+            message = record.summary() if record else "AMS returned no result for this record"
+            outcomes.append(
+                _hold(
+                    ledger,
+                    merchant,
+                    ret,
+                    "ams_rejected",
+                    message,
+                    {
+                        "customer_identifier": rma.customer_identifier,
+                        "messages": [m.model_dump() for m in record.messages] if record else [],
+                    },
+                )
+            )
+    return outcomes
+
+
+def _adopt_existing(
+    merchant: MerchantConfig, ret: Return, *, ledger: Ledger, ams: AmsClient
+) -> ReturnOutcome:
+    """AMS says the identifier exists: read it back and record it as already done."""
+    cid = customer_identifier_for(ret.id)
+    existing = ams.get_rma_by_cid(cid)
+    if existing is None or existing.is_deleted:
+        return _hold(
+            ledger,
+            merchant,
+            ret,
+            "ams_duplicate_unreadable",
+            f"AMS refused {cid} as a duplicate but no live RMA could be read back",
+            {"customer_identifier": cid},
+        )
+    stage = stages.stage_for_ams_status(existing.status) or stages.RMA_CREATED
+    ledger.upsert_link(
+        merchant.name,
+        ret.id,
+        cid,
+        rma_number=ret.rma,
+        ams_uuid=existing.id,
+        stage=stage,
+        status=existing.status,
+    )
+    ledger.record_stage(merchant.name, ret.id, "intake", "already_done", {"ams_id": existing.id})
+    return _outcome(merchant, ret.id, "already_done", "RMA already in AMS")
+
+
+def cancel_return(
+    merchant: MerchantConfig, ret: Return, *, ledger: Ledger, ams: AmsClient, dry_run: bool = False
+) -> ReturnOutcome:
+    """A return cancelled in Returnly: delete its AMS RMA while open, else raise an exception."""
+    cid = customer_identifier_for(ret.id)
+    link = ledger.get_link(merchant.name, return_id=ret.id)
+    if link is not None and link.stage == stages.CANCELLED:
+        return _outcome(merchant, ret.id, "already_done", "already cancelled")
+    rma = ams.get_rma_by_cid(cid)
+    if rma is None or rma.is_deleted:
+        if link is not None:
+            ledger.set_stage(merchant.name, ret.id, stages.CANCELLED, status="deleted")
+        ledger.record_stage(merchant.name, ret.id, "cancellation", "no_rma")
+        return _outcome(merchant, ret.id, "cancelled", "no live RMA in AMS")
+    if (rma.status or "").lower() != "open":
+        return _hold(
+            ledger,
+            merchant,
+            ret,
+            "cancel_after_shipped",
+            f"return cancelled in Returnly but its RMA is already {rma.status!r} in AMS",
+            {"customer_identifier": cid, "ams_id": rma.id, "ams_status": rma.status},
+            stage=stages.CANCEL_EXCEPTION,
+        )
+    if dry_run:
+        return _outcome(merchant, ret.id, "planned", f"would delete RMA {cid}")
+    result = ams.delete_rmas([cid])
+    record = result.by_identifier().get(cid)
+    if record is None or not record.ok:
+        return _hold(
+            ledger,
+            merchant,
+            ret,
+            "cancel_refused",
+            record.summary() if record else "AMS returned no result for the delete",
+            {"customer_identifier": cid},
+            stage=stages.CANCEL_EXCEPTION,
+        )
+    ledger.upsert_link(
+        merchant.name,
+        ret.id,
+        cid,
+        rma_number=ret.rma,
+        ams_uuid=rma.id,
+        stage=stages.CANCELLED,
+        status="deleted",
+    )
+    ledger.record_stage(merchant.name, ret.id, "cancellation", "deleted", {"ams_id": rma.id})
+    return _outcome(merchant, ret.id, "cancelled", "RMA deleted in AMS")

@@ -1,0 +1,171 @@
+"""Prefect tasks of the three stages: thin, named, tagged, retried wrappers over the steps.
+
+Tasks take small references (merchant name, ids) and resolve clients and the ledger inside,
+so secrets never travel as parameters. Each batch task returns per-return outcomes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from prefect import task
+from prefect.cache_policies import NONE
+
+from clients.returnly import Return
+from tasks import stages
+from tasks.arrival import fetch_open_rmas, record_rmas
+from tasks.completion import complete_return
+from tasks.inbox import process_inbox_message
+from tasks.intake import intake_returns
+from tasks.outcomes import ReturnOutcome
+from tasks.retry import retry_transient
+from tasks.runtime import ams_client, get_ledger, load_merchant, returnly_client
+
+INTAKE_WATERMARK = "intake.returns.updated_at"
+POLL_OVERLAP = timedelta(minutes=10)
+"""Re-read this much before the watermark: clocks skew and pages shift while we read."""
+INTAKE_POLL_STATUSES = frozenset(
+    {"authorized", "in_transit", "delivered", "canceled_by_merchant", "cancelled"}
+)
+RETRIES = 2
+RETRY_DELAYS: list[float] = [1.0, 5.0]
+
+
+@task(
+    name="poll-returns",
+    tags=["returnly"],
+    cache_policy=NONE,
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_transient,
+)
+def poll_returns(merchant: str) -> tuple[list[Return], str | None]:
+    """Returns changed since the watermark (minus the overlap), and the new watermark value."""
+    ledger = get_ledger()
+    mark = ledger.get_watermark(merchant, INTAKE_WATERMARK)
+    since = (mark - POLL_OVERLAP) if mark else datetime.now(UTC) - timedelta(days=90)
+    client = returnly_client(load_merchant(merchant))
+    returns = client.list_returns(updated_since=since, statuses=set(INTAKE_POLL_STATUSES))
+    newest = max((r.updated_at for r in returns if r.updated_at), default=None)
+    return returns, newest.isoformat() if newest else None
+
+
+@task(name="advance-watermark", tags=["ledger"], cache_policy=NONE)
+def advance_watermark(merchant: str, value: str) -> str:
+    """Move the intake watermark forward (never back)."""
+    moved = get_ledger().advance_watermark(
+        merchant, INTAKE_WATERMARK, datetime.fromisoformat(value)
+    )
+    return moved.isoformat()
+
+
+@task(
+    name="fetch-returns",
+    tags=["returnly"],
+    cache_policy=NONE,
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_transient,
+)
+def fetch_returns(merchant: str, return_ids: list[str]) -> list[Return]:
+    """Re-read named returns through the API (webhooks are only hints)."""
+    client = returnly_client(load_merchant(merchant))
+    return [client.get_return(rid) for rid in return_ids]
+
+
+@task(
+    name="create-rmas",
+    tags=["ams", "intake"],
+    cache_policy=NONE,
+    task_run_name="create-rmas-{merchant}-{batch_no}",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_transient,
+)
+def create_rmas(
+    merchant: str,
+    returns: list[Return],
+    batch_no: int = 0,  # noqa: ARG001 (names the task run)
+    dry_run: bool = False,
+) -> list[ReturnOutcome]:
+    """Create the RMAs a batch of returns needs (one AMS POST); duplicates count as done."""
+    config = load_merchant(merchant)
+    return intake_returns(
+        config, returns, ledger=get_ledger(), ams=ams_client(config), dry_run=dry_run
+    )
+
+
+@task(
+    name="poll-open-rmas",
+    tags=["ams", "arrival"],
+    cache_policy=NONE,
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_transient,
+)
+def poll_open_rmas(merchant: str) -> list[ReturnOutcome]:
+    """Read every watched RMA from AMS (by id, 30 per call) and record what changed."""
+    config = load_merchant(merchant)
+    ledger = get_ledger()
+    rmas, missing = fetch_open_rmas(config, ledger=ledger, ams=ams_client(config))
+    for cid in missing:
+        ledger.raise_exception(
+            merchant,
+            "rma_missing_in_ams",
+            f"the ledger links {cid} but AMS has no such RMA",
+            {"customer_identifier": cid},
+            stage="arrival",
+            source="bridge",
+            subject=cid,
+        )
+    return record_rmas(config, rmas, ledger=ledger)
+
+
+@task(
+    name="refund-return",
+    tags=["returnly", "ams", "completion"],
+    cache_policy=NONE,
+    task_run_name="refund-{merchant}-{return_id}",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_transient,
+)
+def refund_return(merchant: str, return_id: str, dry_run: bool = False) -> ReturnOutcome:
+    """Refund one received return (re-reads both sides first; never twice)."""
+    config = load_merchant(merchant)
+    return complete_return(
+        config,
+        return_id,
+        ledger=get_ledger(),
+        returnly=returnly_client(config),
+        ams=ams_client(config),
+        dry_run=dry_run,
+    )
+
+
+@task(name="received-returns", tags=["ledger"], cache_policy=NONE)
+def received_returns(merchant: str) -> list[str]:
+    """Returns whose RMA is received and not yet refunded or held."""
+    return [lk.return_id for lk in get_ledger().links_in_stage(merchant, {stages.RECEIVED})]
+
+
+@task(
+    name="handle-inbox-message",
+    tags=["webhooks"],
+    cache_policy=NONE,
+    task_run_name="inbox-{source}-{message_id}",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_transient,
+)
+def handle_inbox_message(merchant: str, source: str, message_id: str) -> list[ReturnOutcome]:
+    """Background task fed by the webhook receiver (``.delay()``): run the hinted stage."""
+    config = load_merchant(merchant)
+    return process_inbox_message(
+        config,
+        source,
+        message_id,
+        ledger=get_ledger(),
+        returnly=returnly_client(config),
+        ams=ams_client(config),
+    )
