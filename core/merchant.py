@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from core.policy import MerchantPolicy
+from core.policy import REFUND, MerchantPolicy
 from core.settings import BridgeSettings, load_settings
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -71,5 +71,8 @@ def merchant_from_settings(
         ams_account=s.ams.account,
         ams_api_token=s.ams.api_token,
         ams_callback_token=s.ams.callback_token,
-        policy=MerchantPolicy(return_inventory_status=s.ams.return_inventory_status),
+        policy=MerchantPolicy(
+            return_inventory_status=s.ams.return_inventory_status,
+            inventory_status_policy={status: REFUND for status in s.ams.refund_statuses},
+        ),
     )

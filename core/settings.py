@@ -57,6 +57,8 @@ class AmsSettings(BaseSettings):
     callback_token: SecretStr = SecretStr(SANDBOX_CALLBACK_TOKEN)
     return_inventory_status: str = "qc"
     """Requested inventory status sent on each RMA line (contracts §B.9)."""
+    refund_statuses: list[str] = ["available"]
+    """Received inventory statuses refunded in full (JSON list); all others go to review."""
 
 
 class LedgerSettings(BaseSettings):
