@@ -59,36 +59,38 @@ def merchant_names(selector: str) -> list[str]:
     return names
 
 
-@lru_cache(maxsize=64)
-def _returnly_client(merchant: MerchantConfig) -> ReturnlyClient:
-    return ReturnlyClient(
-        base_url=merchant.returnly_base_url,
-        api_token=merchant.returnly_api_token,
-        api_version=merchant.returnly_api_version,
-        refund_path=merchant.returnly_refund_path,
-        page_size=100,
-    )
-
-
-@lru_cache(maxsize=64)
-def _ams_client(merchant: MerchantConfig) -> AmsClient:
-    return AmsClient(
-        base_url=merchant.ams_base_url,
-        account=merchant.ams_account,
-        api_token=merchant.ams_api_token,
-    )
+_returnly_clients: dict[str, tuple[MerchantConfig, ReturnlyClient]] = {}
+_ams_clients: dict[str, tuple[MerchantConfig, AmsClient]] = {}
 
 
 def returnly_client(merchant: MerchantConfig) -> ReturnlyClient:
-    """A shared (thread-safe, pooled) Returnly client for the merchant."""
+    """A shared (thread-safe, pooled) Returnly client; rebuilt when the config changes."""
     with _lock:
-        return _returnly_client(merchant)
+        cached = _returnly_clients.get(merchant.name)
+        if cached is None or cached[0] != merchant:
+            client = ReturnlyClient(
+                base_url=merchant.returnly_base_url,
+                api_token=merchant.returnly_api_token,
+                api_version=merchant.returnly_api_version,
+                refund_path=merchant.returnly_refund_path,
+                page_size=100,
+            )
+            cached = _returnly_clients[merchant.name] = (merchant, client)
+        return cached[1]
 
 
 def ams_client(merchant: MerchantConfig) -> AmsClient:
-    """A shared (thread-safe, pooled) AMS client for the merchant."""
+    """A shared (thread-safe, pooled) AMS client; rebuilt when the config changes."""
     with _lock:
-        return _ams_client(merchant)
+        cached = _ams_clients.get(merchant.name)
+        if cached is None or cached[0] != merchant:
+            client = AmsClient(
+                base_url=merchant.ams_base_url,
+                account=merchant.ams_account,
+                api_token=merchant.ams_api_token,
+            )
+            cached = _ams_clients[merchant.name] = (merchant, client)
+        return cached[1]
 
 
 @lru_cache(maxsize=4)
@@ -105,6 +107,6 @@ def get_ledger() -> Ledger:
 def reset_runtime() -> None:
     """Forget cached clients and ledgers (tests change the environment between cases)."""
     with _lock:
-        _returnly_client.cache_clear()
-        _ams_client.cache_clear()
+        _returnly_clients.clear()
+        _ams_clients.clear()
         _ledger.cache_clear()

@@ -1,0 +1,1 @@
+"""Local emulator of the MasonHub AMS API (RMAs, callbacks, DataFactory)."""
