@@ -23,3 +23,12 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> Iterator
         if key.startswith("BRIDGE_") and key != "BRIDGE_TEST_POSTGRES_URL":
             monkeypatch.delenv(key, raising=False)
     yield
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    """One throwaway Prefect server for the whole session (PREFECT_API_URL points at it)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield

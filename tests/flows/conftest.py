@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from ledger import Ledger
 from tasks.runtime import get_ledger, reset_runtime
@@ -14,9 +13,8 @@ from tests.support.stack import Stack, running_stack
 
 
 @pytest.fixture(autouse=True, scope="session")
-def prefect_harness() -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=90):
-        yield
+def _prefect(prefect_server: None) -> None:
+    """Every flow test runs against the session's Prefect server."""
 
 
 @pytest.fixture(scope="session")

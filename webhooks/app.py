@@ -1,0 +1,64 @@
+"""The webhook receiver: one FastAPI app for Returnly webhooks and AMS rmaEvent callbacks.
+
+``POST /webhooks/returnly/{merchant}`` and ``POST /webhooks/ams/{merchant}`` answer
+``200 {"accepted": n, "duplicates": m}`` once every message is in the ledger inbox, or a
+4xx ``{"error": ...}`` (401 signature/token, 400 malformed, 404 merchant, 413 size).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from core.merchant import MerchantConfig
+from ledger import Ledger
+from tasks.runtime import get_ledger, load_merchant
+from webhooks.dispatch import Dispatcher
+from webhooks.receiver import Receiver
+
+MAX_BODY_BYTES = 1_048_576
+SIGNATURE_TOLERANCE_S = 300
+
+
+def create_app(
+    *,
+    ledger_factory: Callable[[], Ledger] = get_ledger,
+    merchant_loader: Callable[[str], MerchantConfig] = load_merchant,
+    dispatcher: Dispatcher,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    signature_tolerance_s: float = SIGNATURE_TOLERANCE_S,
+    clock: Callable[[], float] = time.time,
+) -> FastAPI:
+    """A receiver app; every collaborator is injectable so tests can use real ones locally."""
+    if max_body_bytes <= 0:
+        raise ValueError("max_body_bytes must be positive")
+    receiver = Receiver(
+        ledger_factory=ledger_factory,
+        merchant_loader=merchant_loader,
+        dispatcher=dispatcher,
+        max_body_bytes=max_body_bytes,
+        signature_tolerance_s=signature_tolerance_s,
+        clock=clock,
+    )
+    app = FastAPI(title="Returns bridge webhooks", docs_url=None, redoc_url=None)
+    app.state.receiver = receiver
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        """Liveness for the demo and supervisors."""
+        return {"status": "ok"}
+
+    @app.post("/webhooks/returnly/{merchant}")
+    async def returnly_webhook(merchant: str, request: Request) -> JSONResponse:
+        """A Returnly webhook delivery."""
+        return await receiver.returnly(merchant, request)
+
+    @app.post("/webhooks/ams/{merchant}")
+    async def ams_callback(merchant: str, request: Request) -> JSONResponse:
+        """An AMS rmaEvent callback."""
+        return await receiver.ams(merchant, request)
+
+    return app

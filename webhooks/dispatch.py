@@ -1,0 +1,142 @@
+"""How a stored inbox message is handed to Prefect.
+
+:class:`TaskWorkerDispatcher` queues the ``handle_inbox_message`` background task for a task
+worker (sub-second start, PREFECT_NOTES §11); :class:`~webhooks.events.EventDispatcher` posts
+a Prefect event for deployment triggers. Both raise when Prefect cannot take the message, so
+the message stays ``pending`` in the inbox and the sweeper tries again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Dispatcher(Protocol):
+    """Hands one stored message to Prefect; raises when it could not."""
+
+    def dispatch(
+        self, merchant: str, source: str, message_id: str, kind: str, subject_id: str | None
+    ) -> None:
+        """Start the work for one inbox message (it is already stored)."""
+        ...
+
+
+class TaskWorkerDispatcher:
+    """Queue ``tasks.lifecycle.handle_inbox_message`` with ``.delay()`` for a task worker.
+
+    Needs ``PREFECT_API_URL``; the task worker is ``python -m deployments.task_worker``.
+    ``preload=True`` imports Prefect and the task now, so the first webhook does not pay ~1 s.
+    """
+
+    def __init__(self, *, preload: bool = False) -> None:
+        if preload:
+            import tasks.lifecycle  # noqa: F401
+
+    def dispatch(
+        self,
+        merchant: str,
+        source: str,
+        message_id: str,
+        kind: str,  # noqa: ARG002 (the task re-reads the row)
+        subject_id: str | None,  # noqa: ARG002
+    ) -> None:
+        """Create the deferred task run (raises if the Prefect API refuses or is down)."""
+        # Imported here: importing Prefect and the task graph costs ~1 s, and the receiver
+        # must start (and its tests run) without it when another dispatcher is used.
+        from prefect.settings import get_current_settings
+
+        from tasks.lifecycle import handle_inbox_message
+
+        if not get_current_settings().api.url:
+            # Else Prefect starts a throwaway in-process server that no task worker reads.
+            raise RuntimeError("PREFECT_API_URL is not set: no task worker can see the run")
+        handle_inbox_message.delay(merchant, source, message_id)
+
+    def __repr__(self) -> str:
+        return "TaskWorkerDispatcher()"
+
+
+class CompositeDispatcher:
+    """Several dispatchers in order; all must succeed (the first failure is raised)."""
+
+    def __init__(self, dispatchers: Sequence[Dispatcher]) -> None:
+        if not dispatchers:
+            raise ValueError("CompositeDispatcher needs at least one dispatcher")
+        self.dispatchers = list(dispatchers)
+
+    def dispatch(
+        self, merchant: str, source: str, message_id: str, kind: str, subject_id: str | None
+    ) -> None:
+        """Dispatch through each in turn."""
+        for dispatcher in self.dispatchers:
+            dispatcher.dispatch(merchant, source, message_id, kind, subject_id)
+
+    def __repr__(self) -> str:
+        return f"CompositeDispatcher({self.dispatchers!r})"
+
+
+@dataclass(frozen=True)
+class DispatchCall:
+    """One call seen by :class:`RecordingDispatcher`."""
+
+    merchant: str
+    source: str
+    message_id: str
+    kind: str
+    subject_id: str | None
+
+
+class DispatchFailedError(RuntimeError):
+    """Raised by a :class:`RecordingDispatcher` told to fail."""
+
+
+class RecordingDispatcher:
+    """Test double: records every call; ``fail_next(n)`` or ``failing`` make calls raise.
+
+    Failed calls are recorded in ``failed``, not in ``calls``.
+    """
+
+    def __init__(self, *, failing: bool = False) -> None:
+        self._cond = threading.Condition()
+        self.calls: list[DispatchCall] = []
+        self.failed: list[DispatchCall] = []
+        self.failing = failing
+        self._fail_left = 0
+
+    def fail_next(self, n: int) -> None:
+        """Make the next ``n`` calls raise."""
+        with self._cond:
+            self._fail_left = n
+
+    def dispatch(
+        self, merchant: str, source: str, message_id: str, kind: str, subject_id: str | None
+    ) -> None:
+        """Record the call, or raise :class:`DispatchFailedError`."""
+        call = DispatchCall(merchant, source, message_id, kind, subject_id)
+        with self._cond:
+            fail = self.failing or self._fail_left > 0
+            if self._fail_left > 0:
+                self._fail_left -= 1
+            (self.failed if fail else self.calls).append(call)
+            self._cond.notify_all()
+        if fail:
+            raise DispatchFailedError(f"dispatch of {source}/{message_id} refused (test)")
+
+    def wait_for(
+        self, n: int, timeout_s: float = 5.0, *, failed: bool = False
+    ) -> list[DispatchCall]:
+        """Block until ``n`` calls (or failures) were seen; dispatch runs after the 2xx."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while len(self.failed if failed else self.calls) < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    seen = len(self.failed if failed else self.calls)
+                    raise AssertionError(f"expected {n} dispatch calls, saw {seen}")
+                self._cond.wait(left)
+            return list(self.failed if failed else self.calls)

@@ -1,0 +1,140 @@
+"""Write accepted messages to the ledger inbox, record rejected ones, hand new ones to Prefect.
+
+The inbox row is the durable point: once :func:`store_items` returns, the sender may be
+acknowledged, because the sweeper re-dispatches anything a crash or an outage left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger import Ledger
+from ledger.models import CODE_LEN, ID_LEN, MERCHANT_LEN
+from webhooks.dispatch import Dispatcher
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """One normalised inbound message, ready for ``Ledger.put_inbox``."""
+
+    source: str
+    message_id: str
+    kind: str
+    subject_id: str | None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StoreResult:
+    """What :func:`store_items` did: the rows it created and how many were already there."""
+
+    new: list[InboxItem] = field(default_factory=list)
+    duplicates: int = 0
+
+    @property
+    def accepted(self) -> int:
+        """Newly stored messages."""
+        return len(self.new)
+
+
+def _cut(value: str | None, limit: int) -> str | None:
+    """Claimed values are untrusted: keep them within the column sizes."""
+    return value[:limit] if value is not None else None
+
+
+def store_items(ledger: Ledger, merchant: str, items: Sequence[InboxItem]) -> StoreResult:
+    """Put each item in the inbox once; a message id seen before counts as a duplicate."""
+    result = StoreResult()
+    for item in items:
+        _, created = ledger.put_inbox(
+            item.source, item.message_id, merchant, item.kind, item.subject_id, item.payload
+        )
+        if created:
+            result.new.append(item)
+        else:
+            result.duplicates += 1
+            logger.info("duplicate %s message %s for %s", item.source, item.message_id, merchant)
+    return result
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def mark_emitted(ledger: Ledger, source: str, message_id: str) -> None:
+    """Mark a dispatched message ``emitted`` unless a worker already processed it.
+
+    A previous processing error is kept on the row. The read-then-write leaves a window of a
+    few milliseconds in which a very fast worker's ``processed`` could be overwritten; the
+    message would then be re-dispatched once more, which processing absorbs (it is idempotent).
+    """
+    row = ledger.get_inbox(source, message_id)
+    if row is None or row.status in ("processed", "rejected"):
+        return
+    ledger.mark_inbox(message_id, "emitted", error=row.error, source=source)
+
+
+def dispatch_and_mark(
+    ledger: Ledger,
+    dispatcher: Dispatcher,
+    merchant: str,
+    item: InboxItem,
+) -> bool:
+    """Hand one stored message to Prefect; False (and the row left as it is) when that fails."""
+    try:
+        dispatcher.dispatch(merchant, item.source, item.message_id, item.kind, item.subject_id)
+    except Exception as exc:
+        # Not swallowed: the row keeps its status and the sweeper dispatches it again.
+        logger.warning(
+            "dispatch of %s message %s for %s failed, left for the sweeper: %s",
+            item.source,
+            item.message_id,
+            merchant,
+            _describe(exc),
+        )
+        return False
+    try:
+        mark_emitted(ledger, item.source, item.message_id)
+    except Exception as exc:
+        logger.warning(
+            "could not mark %s/%s emitted: %s", item.source, item.message_id, _describe(exc)
+        )
+    return True
+
+
+def dispatch_new(
+    ledger: Ledger, dispatcher: Dispatcher, merchant: str, items: Sequence[InboxItem]
+) -> int:
+    """Dispatch freshly stored messages (run after the 2xx); returns how many went out."""
+    return sum(dispatch_and_mark(ledger, dispatcher, merchant, item) for item in items)
+
+
+def record_rejection(
+    ledger: Ledger,
+    source: str,
+    merchant: str,
+    reason: str,
+    *,
+    kind: str | None,
+    excerpt: dict[str, Any],
+    claimed_message_id: str | None = None,
+    subject_id: str | None = None,
+) -> None:
+    """Keep a refused request for review.
+
+    ``excerpt`` must already be safe: built from an allow-list of fields, never the raw body.
+    """
+    ledger.reject_inbox(
+        source,
+        _cut(merchant, MERCHANT_LEN) or "",
+        _cut(kind, CODE_LEN) or "unknown",
+        excerpt,
+        reason,
+        claimed_message_id=_cut(claimed_message_id, ID_LEN),
+        subject_id=_cut(subject_id, ID_LEN),
+    )

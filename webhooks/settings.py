@@ -1,0 +1,41 @@
+"""Receiver settings (env prefix ``BRIDGE_WEBHOOKS_``) and the dispatcher they select."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from webhooks.dispatch import CompositeDispatcher, Dispatcher, TaskWorkerDispatcher
+from webhooks.events import EventDispatcher
+
+DispatchMode = Literal["task", "event", "both"]
+DISPATCH_MODES: tuple[DispatchMode, ...] = ("task", "event", "both")
+
+
+class WebhookSettings(BaseSettings):
+    """Where the receiver listens and how it hands messages to Prefect."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BRIDGE_WEBHOOKS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(8703, ge=0, le=65535)
+    dispatch: DispatchMode = "task"
+    """``task``: a task worker via ``.delay()`` (sub-second); ``event``: a Prefect event for
+    deployment triggers (seconds); ``both``: the two, in that order."""
+    max_body_bytes: int = Field(1_048_576, gt=0)
+    signature_tolerance_s: float = Field(300.0, gt=0)
+
+
+def build_dispatcher(mode: DispatchMode, *, api_url: str | None = None) -> Dispatcher:
+    """The dispatcher for a mode; ``event`` needs ``PREFECT_API_URL`` (or ``api_url``)."""
+    if mode == "task":
+        return TaskWorkerDispatcher(preload=True)
+    if mode == "event":
+        return EventDispatcher(api_url)
+    if mode == "both":
+        return CompositeDispatcher([TaskWorkerDispatcher(preload=True), EventDispatcher(api_url)])
+    raise ValueError(f"unknown dispatch mode {mode!r}; use one of {', '.join(DISPATCH_MODES)}")
