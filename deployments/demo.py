@@ -1,0 +1,144 @@
+"""``make demo``: the whole bridge on this machine, driven by webhooks, with a summary at the end.
+
+Starts a local Prefect server (SQLite), both sandboxes, the webhook receiver and a task worker;
+seeds returns, lets webhooks drive intake, drives the warehouse through the AMS DataFactory,
+lets completion refund, runs the polling flows once as the safety net, then prints a summary
+and the Prefect UI address. ``--no-wait`` (CI, scripts) exits when done instead of waiting
+for Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from deployments.local_stack import LocalStack, local_stack
+
+logger = logging.getLogger("demo")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(prog="python -m deployments.demo", description=__doc__)
+    parser.add_argument("--returns", type=int, default=200, help="returns to seed (default 200)")
+    parser.add_argument("--seed", type=int, default=7, help="random seed of the generated data")
+    parser.add_argument("--workdir", type=Path, default=Path("var/demo"))
+    parser.add_argument("--no-wait", action="store_true", help="exit when done (CI, scripts)")
+    parser.add_argument("--timeout", type=float, default=180.0, help="seconds per waiting step")
+    return parser.parse_args(argv)
+
+
+def run_scenario(stack: LocalStack, args: argparse.Namespace) -> dict[str, object]:
+    """The story; returns what the summary prints."""
+    from deployments import scenario
+    from flows.arrival import arrival
+    from flows.intake import intake
+    from tasks.runtime import ams_client, get_ledger, load_merchant, returnly_client
+
+    merchant = load_merchant(stack.merchant)
+    returnly, ams, ledger = returnly_client(merchant), ams_client(merchant), get_ledger()
+    report = scenario.ScenarioReport()
+    scenario.subscribe(merchant, stack.receiver_url, returnly, ams)
+
+    started = time.monotonic()
+    report.seeded, authorized = scenario.seed_and_authorize(
+        stack.returnly_url, returnly, args.returns, args.seed
+    )
+    report.authorized = len(authorized)
+    logger.info("seeded %d returns, %d authorized (webhooks fire)", args.returns, len(authorized))
+
+    def intake_settled() -> bool:
+        linked = sum(1 for rid in authorized if ledger.get_link(merchant.name, return_id=rid))
+        return linked == len(authorized)
+
+    scenario.wait_until("webhook-driven intake", intake_settled, args.timeout)
+    webhook_intake_s = time.monotonic() - started
+    logger.info("webhooks drove intake of %d returns in %.1fs", len(authorized), webhook_intake_s)
+
+    to_cancel = authorized[:: scenario.CANCEL_EVERY]
+    report.cancelled_before_shipping = to_cancel
+    scenario.cancel(stack.returnly_url, to_cancel)
+    from tasks import stages
+
+    def cancels_settled() -> bool:
+        done = [ledger.get_link(merchant.name, return_id=rid) for rid in to_cancel]
+        return all(lk is not None and lk.stage == stages.CANCELLED for lk in done)
+
+    scenario.wait_until("cancellations", cancels_settled, args.timeout)
+    intake(merchant=merchant.name)  # the poll: picks up anything a webhook missed
+
+    scenario.drive_warehouse(ledger, merchant.name, ams, report)
+    scenario.cancel(stack.returnly_url, report.cancelled_after_shipping)
+
+    def inbox_settled() -> bool:
+        counts = ledger.counts(merchant.name)["inbox_by_status"]
+        return counts.get("pending", 0) == 0 and counts.get("emitted", 0) == 0
+
+    scenario.wait_until("callbacks to be processed", inbox_settled, args.timeout)
+    intake(merchant=merchant.name)  # cancellations after shipping become exceptions
+    arrival(merchant=merchant.name)  # the poll: safety net for lost callbacks
+    return {
+        "report": report,
+        "counts": ledger.counts(merchant.name),
+        "webhook_intake_s": webhook_intake_s,
+    }
+
+
+def print_summary(stack: LocalStack, result: dict[str, object]) -> None:
+    """A short table by stage and outcome, and where to look next."""
+    counts = result["counts"]
+    assert isinstance(counts, dict)
+    lines = ["", "=" * 64, "Returnly <-> AMS bridge: demo summary", "=" * 64]
+    for title, key in (
+        ("returns by stage", "links_by_stage"),
+        ("refunds by status", "refunds_by_status"),
+        ("open exceptions by reason", "open_exceptions_by_reason"),
+        ("inbox messages by status", "inbox_by_status"),
+    ):
+        lines.append(f"\n{title}:")
+        for name, n in sorted(counts.get(key, {}).items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"  {name:<40} {n:>6}")
+    report = result["report"]
+    lines.append(f"\nwarehouse events: {getattr(report, 'warehouse_events', {})}")
+    lines.append(f"webhook-driven intake took {float(str(result['webhook_intake_s'])):.1f}s")
+    lines.append(f"\nPrefect UI: {stack.ui_url}  (runs, logs, artifacts)")
+    lines.append(f"ledger:     {stack.workdir / 'ledger.db'}")
+    print("\n".join(lines), flush=True)  # noqa: T201 (the demo's output)
+
+
+def wait_for_interrupt() -> None:
+    """Keep everything up until Ctrl-C (or SIGTERM)."""
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    print("\nPress Ctrl-C to stop everything.", flush=True)  # noqa: T201
+    stop.wait()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the demo; 0 when every step completed."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    for noisy in ("httpx", "prefect", "uvicorn"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    with local_stack(args.workdir) as stack:
+        logger.info("Prefect UI at %s", stack.ui_url)
+        result = run_scenario(stack, args)
+        print_summary(stack, result)
+        if not args.no_wait:
+            wait_for_interrupt()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
