@@ -73,6 +73,6 @@ def merchant_from_settings(
         ams_callback_token=s.ams.callback_token,
         policy=MerchantPolicy(
             return_inventory_status=s.ams.return_inventory_status,
-            inventory_status_policy={status: REFUND for status in s.ams.refund_statuses},
+            inventory_status_policy=dict.fromkeys(s.ams.refund_statuses, REFUND),
         ),
     )
