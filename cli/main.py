@@ -27,7 +27,6 @@ def sandbox(
     """Start both sandboxes on 127.0.0.1 and print their base URLs and tokens; Ctrl-C stops."""
     from sandbox.ams.app import create_app as create_ams
     from sandbox.returnly.app import create_app as create_returnly
-
     from sandbox.server import ThreadedServer
 
     returnly = ThreadedServer(create_returnly(seed_count=seed), returnly_port).start()

@@ -10,6 +10,8 @@ for Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import logging
 import signal
 import threading
@@ -19,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 
 from deployments.local_stack import LocalStack, local_stack
+from deployments.scenario import ScenarioReport
 
 logger = logging.getLogger("demo")
 
@@ -31,6 +34,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, default=Path("var/demo"))
     parser.add_argument("--no-wait", action="store_true", help="exit when done (CI, scripts)")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds per waiting step")
+    parser.add_argument("--summary-json", type=Path, help="also write the summary here as JSON")
     return parser.parse_args(argv)
 
 
@@ -83,10 +87,21 @@ def run_scenario(stack: LocalStack, args: argparse.Namespace) -> dict[str, objec
     scenario.wait_until("callbacks to be processed", inbox_settled, args.timeout)
     intake(merchant=merchant.name)  # cancellations after shipping become exceptions
     arrival(merchant=merchant.name)  # the poll: safety net for lost callbacks
+    from deployments.verify import verify_final_state
+
+    problems = verify_final_state(
+        merchant.name,
+        ledger=ledger,
+        returnly=returnly,
+        ams=ams,
+        returnly_admin_url=stack.returnly_url,
+        cancelled_before_shipping=report.cancelled_before_shipping,
+    )
     return {
         "report": report,
         "counts": ledger.counts(merchant.name),
         "webhook_intake_s": webhook_intake_s,
+        "problems": problems,
     }
 
 
@@ -107,6 +122,12 @@ def print_summary(stack: LocalStack, result: dict[str, object]) -> None:
     report = result["report"]
     lines.append(f"\nwarehouse events: {getattr(report, 'warehouse_events', {})}")
     lines.append(f"webhook-driven intake took {float(str(result['webhook_intake_s'])):.1f}s")
+    problems = result["problems"]
+    assert isinstance(problems, list)
+    lines.append(
+        "\nconsistency check (Returnly vs AMS vs ledger): " + ("OK" if not problems else "")
+    )
+    lines += [f"  PROBLEM: {p}" for p in problems]
     lines.append(f"\nPrefect UI: {stack.ui_url}  (runs, logs, artifacts)")
     lines.append(f"ledger:     {stack.workdir / 'ledger.db'}")
     print("\n".join(lines), flush=True)  # noqa: T201 (the demo's output)
@@ -135,9 +156,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.info("Prefect UI at %s", stack.ui_url)
         result = run_scenario(stack, args)
         print_summary(stack, result)
+        if args.summary_json:
+            write_summary(args.summary_json, result)
         if not args.no_wait:
             wait_for_interrupt()
-    return 0
+    return 1 if result["problems"] else 0
+
+
+def write_summary(path: Path, result: dict[str, object]) -> None:
+    """The summary as JSON, for scripts and the end-to-end test."""
+    report = result["report"]
+    assert isinstance(report, ScenarioReport)
+    data = {
+        "counts": result["counts"],
+        "problems": result["problems"],
+        "webhook_intake_s": result["webhook_intake_s"],
+        "report": dataclasses.asdict(report),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
 
 
 if __name__ == "__main__":

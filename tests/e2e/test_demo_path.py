@@ -1,0 +1,58 @@
+"""The demo's path at a smaller size, as a separate process: real Prefect server, sandboxes,
+webhook receiver and task worker; the demo checks Returnly, AMS and the ledger agree at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow]
+
+
+def test_demo_path_end_to_end(tmp_path: Path) -> None:
+    summary_path = tmp_path / "summary.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "BRIDGE_"))}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "deployments.demo",
+            "--no-wait",
+            "--returns",
+            "40",
+            "--workdir",
+            str(tmp_path / "demo"),
+            "--summary-json",
+            str(summary_path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads(summary_path.read_text())
+    assert summary["problems"] == []
+    stages = summary["counts"]["links_by_stage"]
+    report = summary["report"]
+    assert stages.get("refunded", 0) + stages.get("partially_refunded", 0) > 0
+    assert stages.get("cancelled", 0) == len(report["cancelled_before_shipping"]) > 0
+    assert stages.get("cancel_exception", 0) == len(report["cancelled_after_shipping"])
+    # A concurrent duplicate (callback + poll) may record the one refund as already_refunded.
+    refunds = summary["counts"]["refunds_by_status"]
+    assert refunds.get("succeeded", 0) + refunds.get("already_refunded", 0) == (
+        stages.get("refunded", 0) + stages.get("partially_refunded", 0)
+    )
+    assert "pending" not in refunds and "failed" not in refunds
+    inbox = summary["counts"]["inbox_by_status"]
+    assert set(inbox) == {"processed"}
+    exceptions = summary["counts"]["open_exceptions_by_reason"]
+    assert exceptions.get("undeliverable", 0) == report["warehouse_events"].get("undeliverable", 0)
+    assert "Prefect UI: http://127.0.0.1:" in proc.stdout
