@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.common import for_each_merchant, thread_runner
+from flows.common import chunks, for_each_merchant, thread_runner
 from tasks.arrival import received_return_ids
-from tasks.lifecycle import poll_open_rmas, refund_return
+from tasks.lifecycle import poll_open_rmas, refund_returns
 from tasks.outcomes import StageSummary
 
 CONCURRENCY = 4
 
 
 def _arrival_one(merchant: str, dry_run: bool) -> StageSummary:
-    outcomes = poll_open_rmas(merchant)
+    outcomes, rmas = poll_open_rmas(merchant)
     received = received_return_ids(outcomes)
-    refunds = [refund_return.submit(merchant, rid, dry_run=dry_run) for rid in received]
-    return StageSummary.of("arrival", merchant, outcomes + [f.result() for f in refunds])
+    futures = [
+        refund_returns.submit(merchant, batch, batch_no=n, rmas=rmas, dry_run=dry_run)
+        for n, batch in enumerate(chunks(received))
+    ]
+    refunds = [o for f in futures for o in f.result()]
+    return StageSummary.of("arrival", merchant, outcomes + refunds)
 
 
 @flow(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.common import for_each_merchant, thread_runner
-from tasks.lifecycle import received_returns, refund_return
+from flows.common import chunks, for_each_merchant, thread_runner
+from tasks.lifecycle import received_returns, refund_returns
 from tasks.outcomes import StageSummary
 
 CONCURRENCY = 2
@@ -14,8 +14,11 @@ CONCURRENCY = 2
 
 def _completion_one(merchant: str, return_ids: list[str] | None, dry_run: bool) -> StageSummary:
     ids = return_ids or received_returns(merchant)
-    futures = [refund_return.submit(merchant, rid, dry_run=dry_run) for rid in ids]
-    return StageSummary.of("completion", merchant, [f.result() for f in futures])
+    futures = [
+        refund_returns.submit(merchant, batch, batch_no=n, dry_run=dry_run)
+        for n, batch in enumerate(chunks(ids))
+    ]
+    return StageSummary.of("completion", merchant, [o for f in futures for o in f.result()])
 
 
 @flow(

@@ -104,14 +104,20 @@ def complete_return(
     returnly: ReturnlyClient,
     ams: AmsClient,
     dry_run: bool = False,
+    rma: Rma | None = None,
 ) -> ReturnOutcome:
-    """Refund what AMS received for one return, under the merchant's policy, exactly once."""
+    """Refund what AMS received for one return, under the merchant's policy, exactly once.
+
+    ``rma`` is the AMS record when the caller has just read it (the arrival poll); otherwise
+    it is read here. The Returnly return is always re-read right before deciding.
+    """
     link = ledger.get_link(merchant.name, return_id=return_id)
     if link is None:
         return _outcome(merchant, return_id, "skipped", "no RMA linked to this return")
     if link.stage in (stages.REFUNDED, stages.CANCELLED):
         return _outcome(merchant, return_id, "already_done", f"stage {link.stage}")
-    rma = _read_rma(link, ams)
+    if rma is None or rma.customer_identifier != link.customer_identifier:
+        rma = _read_rma(link, ams)
     if rma is None or (rma.status or "").lower() != "received":
         status = rma.status if rma else "missing"
         return _outcome(merchant, return_id, "skipped", f"RMA not received ({status})")

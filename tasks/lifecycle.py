@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 from prefect import task
 from prefect.cache_policies import NONE
 
+from clients.ams import Rma
 from clients.returnly import Return
+from core.mapping import customer_identifier_for
 from tasks import stages
 from tasks.arrival import fetch_open_rmas, record_rmas
 from tasks.completion import complete_return
@@ -103,8 +105,11 @@ def create_rmas(
     retry_delay_seconds=RETRY_DELAYS,
     retry_condition_fn=retry_transient,
 )
-def poll_open_rmas(merchant: str) -> list[ReturnOutcome]:
-    """Read every watched RMA from AMS (by id, 30 per call) and record what changed."""
+def poll_open_rmas(merchant: str) -> tuple[list[ReturnOutcome], list[Rma]]:
+    """Read every watched RMA from AMS (by id, 30 per call) and record what changed.
+
+    Also answers the RMAs just read, so completion need not read them again.
+    """
     config = load_merchant(merchant)
     ledger = get_ledger()
     rmas, missing = fetch_open_rmas(config, ledger=ledger, ams=ams_client(config))
@@ -118,7 +123,7 @@ def poll_open_rmas(merchant: str) -> list[ReturnOutcome]:
             source="bridge",
             subject=cid,
         )
-    return record_rmas(config, rmas, ledger=ledger)
+    return record_rmas(config, rmas, ledger=ledger), rmas
 
 
 @task(
@@ -141,6 +146,40 @@ def refund_return(merchant: str, return_id: str, dry_run: bool = False) -> Retur
         ams=ams_client(config),
         dry_run=dry_run,
     )
+
+
+@task(
+    name="refund-returns",
+    tags=["returnly", "ams", "completion"],
+    cache_policy=NONE,
+    task_run_name="refund-{merchant}-batch-{batch_no}",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_transient,
+)
+def refund_returns(
+    merchant: str,
+    return_ids: list[str],
+    batch_no: int = 0,  # noqa: ARG001 (names the task run)
+    rmas: list[Rma] | None = None,
+    dry_run: bool = False,
+) -> list[ReturnOutcome]:
+    """Refund a batch of received returns; per-return outcomes (a retry redoes only the rest)."""
+    config = load_merchant(merchant)
+    ledger, returnly, ams = get_ledger(), returnly_client(config), ams_client(config)
+    by_cid = {r.customer_identifier: r for r in rmas or []}
+    return [
+        complete_return(
+            config,
+            rid,
+            ledger=ledger,
+            returnly=returnly,
+            ams=ams,
+            dry_run=dry_run,
+            rma=by_cid.get(customer_identifier_for(rid)),
+        )
+        for rid in return_ids
+    ]
 
 
 @task(name="received-returns", tags=["ledger"], cache_policy=NONE)
