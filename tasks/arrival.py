@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 
 from clients.ams import AmsClient, Rma
 from core.merchant import MerchantConfig
@@ -18,6 +19,8 @@ from tasks.outcomes import ReturnOutcome
 logger = logging.getLogger(__name__)
 
 AMS_ID_BATCH = 30
+CREATED_AT_SLACK = timedelta(minutes=10)
+"""Clock skew allowed between the ledger and AMS when listing by created date."""
 _STAGE_RANK = {
     stages.RMA_CREATED: 0,
     stages.IN_TRANSIT: 1,
@@ -40,13 +43,20 @@ def fetch_open_rmas(
     for start in range(0, len(with_id), AMS_ID_BATCH):
         chunk = with_id[start : start + AMS_ID_BATCH]
         rmas.extend(ams.get_rmas_by_id([lk.ams_uuid or "" for lk in chunk]))
+    unresolved = {lk.customer_identifier: lk for lk in links if not lk.ams_uuid}
+    if unresolved:
+        # Intake links RMAs by identifier only (AMS answers no id on create): list the RMAs
+        # created since the oldest such link, 100 per page, instead of one GET per identifier.
+        since = min(lk.created_at for lk in unresolved.values()) - CREATED_AT_SLACK
+        for rma in ams.iter_rmas(created_from=since):
+            if rma.customer_identifier in unresolved and not rma.is_deleted:
+                rmas.append(rma)
+                del unresolved[rma.customer_identifier]
     missing: list[str] = []
-    for lk in links:
-        if lk.ams_uuid:
-            continue
-        rma = ams.get_rma_by_cid(lk.customer_identifier)
+    for cid in unresolved:
+        rma = ams.get_rma_by_cid(cid)
         if rma is None:
-            missing.append(lk.customer_identifier)
+            missing.append(cid)
         else:
             rmas.append(rma)
     return rmas, missing
