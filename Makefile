@@ -35,7 +35,7 @@ sandbox: $(STAMP)
 	$(BIN)/bridge sandbox --seed 40
 
 bench: $(STAMP)
-	$(BIN)/python bench/clients.py
+	$(BIN)/python bench/returnly_listing.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache var

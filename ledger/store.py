@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TypeVar
 
 from sqlalchemy import Engine
@@ -31,6 +32,11 @@ class Store:
         self._writes = sessionmaker(
             engine, expire_on_commit=False, execution_options={WRITE_OPTION: True}
         )
+        # SQLite allows one writer; threads of this process queue on a lock instead of on
+        # SQLite's busy handler, which sleeps in growing steps (1, 2, 5 ... 100 ms).
+        self._write_lock: AbstractContextManager[object] = (
+            threading.RLock() if engine.dialect.name == "sqlite" else nullcontext()
+        )
 
     @property
     def engine(self) -> Engine:
@@ -46,7 +52,7 @@ class Store:
     @contextmanager
     def _write(self) -> Iterator[Session]:
         """A write transaction: committed on success, rolled back on any error."""
-        with self._writes.begin() as session:
+        with self._write_lock, self._writes.begin() as session:
             yield session
 
     def _retry_race(self, attempt: Callable[[], T]) -> T:
