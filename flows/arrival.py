@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.common import chunks, for_each_merchant, thread_runner
+from core.mapping import customer_identifier_for
+from flows.common import chunks, for_each_merchant, opaque, thread_runner
 from tasks.arrival import received_return_ids
 from tasks.lifecycle import poll_open_rmas, refund_returns
 from tasks.outcomes import StageSummary
@@ -15,8 +16,16 @@ CONCURRENCY = 4
 def _arrival_one(merchant: str, dry_run: bool) -> StageSummary:
     outcomes, rmas = poll_open_rmas(merchant)
     received = received_return_ids(outcomes)
+    by_cid = {r.customer_identifier: r for r in rmas}
     futures = [
-        refund_returns.submit(merchant, batch, batch_no=n, rmas=rmas, dry_run=dry_run)
+        refund_returns.submit(
+            merchant,
+            batch,
+            batch_no=n,
+            # opaque(): Prefect would otherwise walk every field of every RMA per task.
+            rmas=opaque([by_cid[c] for c in map(customer_identifier_for, batch) if c in by_cid]),
+            dry_run=dry_run,
+        )
         for n, batch in enumerate(chunks(received))
     ]
     refunds = [o for f in futures for o in f.result()]

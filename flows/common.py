@@ -9,6 +9,7 @@ from typing import Any, TypeVar, cast
 from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 
 from tasks.outcomes import StageSummary
 from tasks.runtime import merchant_names
@@ -61,3 +62,8 @@ def chunks(items: list[T], size: int = BATCH_SIZE) -> list[list[T]]:
 def thread_runner(max_workers: int) -> TaskRunner[Any]:
     """A thread pool task runner (typed for the flow decorator)."""
     return cast(TaskRunner[Any], ThreadPoolTaskRunner(max_workers=max_workers))
+
+
+def opaque(value: T) -> T:
+    """Pass a large parameter without Prefect walking every field of it (``quote``)."""
+    return cast(T, quote(value))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.common import chunks, for_each_merchant, thread_runner
+from flows.common import chunks, for_each_merchant, opaque, thread_runner
 from tasks.lifecycle import advance_watermark, create_rmas, fetch_returns, poll_returns
 from tasks.outcomes import ReturnOutcome, StageSummary
 
@@ -18,7 +18,8 @@ def _intake_one(merchant: str, return_ids: list[str] | None, dry_run: bool) -> S
     else:
         returns, newest = poll_returns(merchant)
     futures = [
-        create_rmas.submit(merchant, batch, batch_no=n, dry_run=dry_run)
+        # opaque(): Prefect would otherwise walk every field of every return per task.
+        create_rmas.submit(merchant, opaque(batch), batch_no=n, dry_run=dry_run)
         for n, batch in enumerate(chunks(returns))
     ]
     outcomes: list[ReturnOutcome] = [o for f in futures for o in f.result()]

@@ -7,6 +7,7 @@ SQLAlchemy URL otherwise); every operation is a method of :class:`Ledger`.
 from ledger.db import SQLITE_BUSY_TIMEOUT_MS, create_schema, make_engine, open_ledger
 from ledger.errors import LedgerConflictError, LedgerError, LedgerNotFoundError
 from ledger.inbox import MAX_INBOX_ATTEMPTS, InboxStatus, MarkStatus
+from ledger.links import StageNote
 from ledger.models import (
     Base,
     ExceptionRecord,
@@ -38,6 +39,7 @@ __all__ = [
     "RefundAttempt",
     "RefundStatus",
     "StageEvent",
+    "StageNote",
     "Watermark",
     "create_schema",
     "make_engine",

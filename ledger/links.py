@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import or_, select
 
@@ -13,6 +13,14 @@ from ledger.models import Link, StageEvent
 from ledger.store import Store
 
 DEFAULT_STAGE = "new"
+
+
+class StageNote(NamedTuple):
+    """A history entry written together with a link change (see ``upsert_link``)."""
+
+    stage: str
+    outcome: str
+    detail: dict[str, Any] | None = None
 
 
 class LinksMixin(Store):
@@ -27,18 +35,30 @@ class LinksMixin(Store):
         ams_uuid: str | None = None,
         stage: str | None = None,
         status: str | None = None,
+        history: StageNote | None = None,
     ) -> Link:
         """Create the link or fill in what is new; concurrent calls converge on one row.
 
         ``None`` arguments leave stored values alone. A return already linked to another
         customer identifier, or an identifier already used by another return, is a
-        :class:`LedgerConflictError`: identity never changes silently.
+        :class:`LedgerConflictError`: identity never changes silently. ``history``, when
+        given, is appended to the stage history in the same transaction.
         """
         if not (merchant and return_id and customer_identifier):
             raise ValueError("merchant, return_id and customer_identifier are required")
 
         def attempt() -> Link:
             with self._write() as session:
+                if history is not None:  # one transaction for the link and its history
+                    session.add(
+                        StageEvent(
+                            merchant=merchant,
+                            return_id=return_id,
+                            stage=history.stage,
+                            outcome=history.outcome,
+                            detail=history.detail,
+                        )
+                    )
                 rows = session.scalars(
                     select(Link)
                     .where(

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from clients.ams import AmsClient, Rma
 from core.merchant import MerchantConfig
-from ledger import Ledger, Link
+from ledger import Ledger, Link, StageNote
 from tasks import stages
 from tasks.outcomes import ReturnOutcome
 
@@ -54,11 +54,11 @@ def fetch_open_rmas(
                 del unresolved[rma.customer_identifier]
     missing: list[str] = []
     for cid in unresolved:
-        rma = ams.get_rma_by_cid(cid)
-        if rma is None:
+        found = ams.get_rma_by_cid(cid)
+        if found is None:
             missing.append(cid)
         else:
-            rmas.append(rma)
+            rmas.append(found)
     return rmas, missing
 
 
@@ -139,8 +139,8 @@ def _record_one(merchant: MerchantConfig, link: Link, rma: Rma, *, ledger: Ledge
         ams_uuid=rma.id,
         stage=stage,
         status=status,
+        history=StageNote("arrival", status, {"ams_id": rma.id}),
     )
-    ledger.record_stage(merchant.name, link.return_id, "arrival", status, {"ams_id": rma.id})
     if stage == stages.UNDELIVERABLE:
         _flag(ledger, merchant, link, "undeliverable", "the carrier could not deliver", rma)
     if stage == stages.RECEIVED:

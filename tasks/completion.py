@@ -14,7 +14,7 @@ from clients.returnly import Return, ReturnlyClient, ReturnlyConflictError
 from core.mapping import customer_identifier_for
 from core.merchant import MerchantConfig
 from core.refunds import RefundDecision, decide_refund
-from ledger import Ledger, Link
+from ledger import Ledger, Link, StageNote
 from tasks import stages
 from tasks.outcomes import ReturnOutcome
 
@@ -90,9 +90,12 @@ def _settle_existing(
             source="bridge",
         )
     ledger.upsert_link(
-        merchant.name, ret.id, customer_identifier_for(ret.id), stage=stages.REFUNDED
+        merchant.name,
+        ret.id,
+        customer_identifier_for(ret.id),
+        stage=stages.REFUNDED,
+        history=StageNote("completion", "already_refunded"),
     )
-    ledger.record_stage(merchant.name, ret.id, "completion", "already_refunded")
     return _outcome(merchant, ret.id, "already_done", "Returnly already shows a refund")
 
 
@@ -127,9 +130,12 @@ def complete_return(
     if ret.is_refunded:
         return _settle_existing(ledger, merchant, ret, decision)
     if not decision.refundable or decision.refund_key is None:
-        ledger.upsert_link(merchant.name, return_id, link.customer_identifier, stage=stages.HELD)
-        ledger.record_stage(
-            merchant.name, return_id, "completion", "held", {"why": decision.no_refund_reason}
+        ledger.upsert_link(
+            merchant.name,
+            return_id,
+            link.customer_identifier,
+            stage=stages.HELD,
+            history=StageNote("completion", "held", {"why": decision.no_refund_reason}),
         )
         return _outcome(
             merchant, return_id, "held", decision.no_refund_reason or "nothing to refund"
@@ -148,13 +154,16 @@ def complete_return(
         return _settle_existing(ledger, merchant, returnly.get_return(return_id), decision)
     ledger.complete_refund(key, refund.id, refund.refund_amount)
     stage = stages.PARTIALLY_REFUNDED if decision.open_units or decision.held else stages.REFUNDED
-    ledger.upsert_link(merchant.name, return_id, link.customer_identifier, stage=stage)
-    ledger.record_stage(
+    ledger.upsert_link(
         merchant.name,
         return_id,
-        "completion",
-        "refunded",
-        {"refund_id": refund.id, "amount": str(refund.refund_amount), "key": key},
+        link.customer_identifier,
+        stage=stage,
+        history=StageNote(
+            "completion",
+            "refunded",
+            {"refund_id": refund.id, "amount": str(refund.refund_amount), "key": key},
+        ),
     )
     logger.info("return %s refunded: %s (%s)", return_id, refund.refund_amount, refund.id)
     return _outcome(merchant, return_id, "refunded", f"{refund.refund_amount} ({refund.id})")

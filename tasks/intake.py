@@ -13,7 +13,7 @@ from clients.ams import AmsClient, RmaCreate
 from clients.returnly import CANCELED_STATUSES, Return
 from core.mapping import customer_identifier_for, map_return_to_rma
 from core.merchant import MerchantConfig
-from ledger import Ledger
+from ledger import Ledger, StageNote
 from tasks import stages
 from tasks.outcomes import ReturnOutcome
 
@@ -51,8 +51,14 @@ def _hold(
     ledger.raise_exception(
         merchant.name, reason, message, payload, return_id=ret.id, stage="intake", source="bridge"
     )
-    ledger.upsert_link(merchant.name, ret.id, cid, rma_number=ret.rma, stage=stage)
-    ledger.record_stage(merchant.name, ret.id, "intake", "exception", {"reason": reason})
+    ledger.upsert_link(
+        merchant.name,
+        ret.id,
+        cid,
+        rma_number=ret.rma,
+        stage=stage,
+        history=StageNote("intake", "exception", {"reason": reason}),
+    )
     logger.warning("return %s held: %s", ret.id, message)
     return _outcome(merchant, ret.id, "exception", f"{reason}: {message}")
 
@@ -124,8 +130,8 @@ def intake_returns(
                 rma_number=ret.rma,
                 stage=stages.RMA_CREATED,
                 status="open",
+                history=StageNote("intake", "created"),
             )
-            ledger.record_stage(merchant.name, ret.id, "intake", "created")
             outcomes.append(_outcome(merchant, ret.id, "created"))
         elif record is not None and record.is_duplicate_identifier:
             outcomes.append(_adopt_existing(merchant, ret, ledger=ledger, ams=ams))
@@ -171,8 +177,8 @@ def _adopt_existing(
         ams_uuid=existing.id,
         stage=stage,
         status=existing.status,
+        history=StageNote("intake", "already_done", {"ams_id": existing.id}),
     )
-    ledger.record_stage(merchant.name, ret.id, "intake", "already_done", {"ams_id": existing.id})
     return _outcome(merchant, ret.id, "already_done", "RMA already in AMS")
 
 
@@ -222,6 +228,6 @@ def cancel_return(
         ams_uuid=rma.id,
         stage=stages.CANCELLED,
         status="deleted",
+        history=StageNote("cancellation", "deleted", {"ams_id": rma.id}),
     )
-    ledger.record_stage(merchant.name, ret.id, "cancellation", "deleted", {"ams_id": rma.id})
     return _outcome(merchant, ret.id, "cancelled", "RMA deleted in AMS")

@@ -142,3 +142,15 @@ def test_identifier_over_limit_refused_on_every_backend(ledger: Ledger) -> None:
     with pytest.raises(ValueError, match="limit"):
         ledger.upsert_link("m", "r" * 256, "c1")
     assert ledger.counts()["links_by_stage"] == {}
+
+
+def test_upsert_link_with_history_writes_both_or_neither(ledger: Ledger) -> None:
+    from ledger import LedgerConflictError, StageNote
+
+    ledger.upsert_link(
+        "m", "r1", "RLY-r1", stage="rma_created", history=StageNote("intake", "created")
+    )
+    assert [(e.stage, e.outcome) for e in ledger.history("m", "r1")] == [("intake", "created")]
+    with pytest.raises(LedgerConflictError):
+        ledger.upsert_link("m", "r1", "RLY-other", history=StageNote("intake", "clash"))
+    assert [e.outcome for e in ledger.history("m", "r1")] == ["created"]

@@ -1,0 +1,88 @@
+"""Nightly reconciliation steps: fetch both sides into drift frames, report, heal.
+
+Plain functions (no Prefect) are re-exported here; the Prefect tasks live in
+:mod:`tasks.reconcile.tasks` and the flow in ``flows/reconcile.py``.
+"""
+
+from tasks.reconcile.ams_frame import (
+    WAREHOUSE_IDENTITY_PREFIX,
+    RmaSink,
+    identity_of,
+    rma_rows,
+    rmas_frame,
+)
+from tasks.reconcile.chart import Night, markdown_chart, svg_chart
+from tasks.reconcile.fetch import FetchTimings, Sides, fetch_sides, return_id_for_identifier
+from tasks.reconcile.heal import HEAL_ACTIONS, NEVER_HEAL, heal, plan_healing
+from tasks.reconcile.ledger_frame import ledger_frame, read_links, refunded_return_ids
+from tasks.reconcile.models import (
+    THRESHOLD_KEYS,
+    HealStep,
+    MerchantReconcile,
+    ReconcileResult,
+    check_fail_above,
+)
+from tasks.reconcile.report import (
+    Counts,
+    counts_of,
+    previous_counts,
+    report_dir,
+    report_markdown,
+    table_rows,
+    trend,
+    write_report,
+)
+from tasks.reconcile.returnly_frame import ReturnSink, return_rows, returns_frame, split_refunds
+from tasks.reconcile.run import Frames, build_frames, detect_drift, fetch_frames, thresholds_for
+from tasks.reconcile.window import (
+    AMS_OPEN_STATUSES,
+    RETURNLY_OPEN_STATUSES,
+    Window,
+)
+
+__all__ = [
+    "AMS_OPEN_STATUSES",
+    "HEAL_ACTIONS",
+    "NEVER_HEAL",
+    "RETURNLY_OPEN_STATUSES",
+    "THRESHOLD_KEYS",
+    "WAREHOUSE_IDENTITY_PREFIX",
+    "Counts",
+    "FetchTimings",
+    "Frames",
+    "HealStep",
+    "MerchantReconcile",
+    "Night",
+    "ReconcileResult",
+    "ReturnSink",
+    "RmaSink",
+    "Sides",
+    "Window",
+    "build_frames",
+    "check_fail_above",
+    "counts_of",
+    "detect_drift",
+    "fetch_frames",
+    "fetch_sides",
+    "heal",
+    "identity_of",
+    "ledger_frame",
+    "markdown_chart",
+    "plan_healing",
+    "previous_counts",
+    "read_links",
+    "refunded_return_ids",
+    "report_dir",
+    "report_markdown",
+    "return_id_for_identifier",
+    "return_rows",
+    "returns_frame",
+    "rma_rows",
+    "rmas_frame",
+    "split_refunds",
+    "svg_chart",
+    "table_rows",
+    "thresholds_for",
+    "trend",
+    "write_report",
+]
