@@ -12,7 +12,8 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import httpx
 from pydantic import SecretStr
@@ -233,6 +234,25 @@ class HttpSession:
                 wait,
             )
             self.retry.sleep(wait)
+
+
+class ClosingClient:
+    """Context-manager plumbing for clients: ``with Client(...) as c:`` closes ``c`` on exit."""
+
+    def close(self) -> None:
+        """Release resources; subclasses close their session."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def secret_value(secret: SecretStr | str) -> SecretStr:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
 import httpx
@@ -35,7 +34,7 @@ from clients.ams.validation import (
     check_callback,
     check_rmas,
 )
-from clients.http import HttpSession, RetryPolicy, default_timeout, secret_value
+from clients.http import ClosingClient, HttpSession, RetryPolicy, default_timeout, secret_value
 
 if TYPE_CHECKING:
     from core.settings import AmsSettings
@@ -95,7 +94,7 @@ def _list_of(body: Any, *keys: str) -> list[Any]:
     raise AmsError(f"unexpected AMS reply shape ({type(body).__name__}), expected a list")
 
 
-class AmsClient:
+class AmsClient(ClosingClient):
     """Typed access to AMS RMAs, callbacks and the sandbox DataFactory.
 
     Parameters
@@ -160,17 +159,6 @@ class AmsClient:
     def close(self) -> None:
         """Close the connection pool (only if this client created it)."""
         self._session.close()
-
-    def __enter__(self) -> AmsClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # --- RMA writes ---------------------------------------------------------------------
 

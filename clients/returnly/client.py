@@ -13,15 +13,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
 import httpx
 from pydantic import SecretStr
 from pydantic_core import from_json
 
-from clients.http import HttpSession, RetryPolicy, secret_value
+from clients.http import ClosingClient, HttpSession, RetryPolicy, secret_value
 from clients.returnly.errors import RETURNLY_ERRORS, ReturnlyError
 from clients.returnly.fields import DEFAULT_INCLUDE
 from clients.returnly.jsonapi import (
@@ -85,7 +84,7 @@ def _require(value: str, name: str) -> str:
     return value
 
 
-class ReturnlyClient:
+class ReturnlyClient(ClosingClient):
     """Typed access to one merchant's Returnly account.
 
     Parameters
@@ -174,17 +173,6 @@ class ReturnlyClient:
     def close(self) -> None:
         """Release the connection pool (unless it was injected)."""
         self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # --- returns ---------------------------------------------------------------------------
 
