@@ -7,7 +7,7 @@ SQLAlchemy URL otherwise); every operation is a method of :class:`Ledger`.
 from ledger.db import SQLITE_BUSY_TIMEOUT_MS, create_schema, make_engine, open_ledger
 from ledger.errors import LedgerConflictError, LedgerError, LedgerNotFoundError
 from ledger.inbox import MAX_INBOX_ATTEMPTS, InboxStatus, MarkStatus
-from ledger.links import StageNote
+from ledger.links import LinkChange, StageNote
 from ledger.models import (
     Base,
     ExceptionRecord,
@@ -35,6 +35,7 @@ __all__ = [
     "LedgerError",
     "LedgerNotFoundError",
     "Link",
+    "LinkChange",
     "MarkStatus",
     "RefundAttempt",
     "RefundStatus",

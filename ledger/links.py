@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from ledger.columns import utcnow
 from ledger.errors import LedgerConflictError, LedgerNotFoundError
@@ -21,6 +22,69 @@ class StageNote(NamedTuple):
     stage: str
     outcome: str
     detail: dict[str, Any] | None = None
+
+
+class LinkChange(NamedTuple):
+    """One link to create or fill in (``None`` leaves a stored value alone)."""
+
+    return_id: str
+    customer_identifier: str
+    rma_number: str | None = None
+    ams_uuid: str | None = None
+    stage: str | None = None
+    status: str | None = None
+    history: StageNote | None = None
+
+
+def _apply(session: Session, merchant: str, c: LinkChange) -> Link:
+    """Create or fill in one link (and its history entry) inside ``session``."""
+    if c.history is not None:
+        session.add(
+            StageEvent(
+                merchant=merchant,
+                return_id=c.return_id,
+                stage=c.history.stage,
+                outcome=c.history.outcome,
+                detail=c.history.detail,
+            )
+        )
+    rows = session.scalars(
+        select(Link)
+        .where(
+            Link.merchant == merchant,
+            or_(Link.return_id == c.return_id, Link.customer_identifier == c.customer_identifier),
+        )
+        .with_for_update()
+    ).all()
+    for row in rows:
+        if (row.return_id, row.customer_identifier) != (c.return_id, c.customer_identifier):
+            raise LedgerConflictError(
+                f"merchant {merchant!r}: return {c.return_id!r} / customer_identifier "
+                f"{c.customer_identifier!r} clashes with existing link "
+                f"{row.return_id!r} / {row.customer_identifier!r}"
+            )
+    if rows:
+        link = rows[0]
+        changed = False
+        for field in ("rma_number", "ams_uuid", "stage", "status"):
+            value = getattr(c, field)
+            if value is not None and getattr(link, field) != value:
+                setattr(link, field, value)
+                changed = True
+        if changed:
+            link.updated_at = utcnow()
+        return link
+    link = Link(
+        merchant=merchant,
+        return_id=c.return_id,
+        customer_identifier=c.customer_identifier,
+        rma_number=c.rma_number,
+        ams_uuid=c.ams_uuid,
+        stage=c.stage or DEFAULT_STAGE,
+        status=c.status,
+    )
+    session.add(link)
+    return link
 
 
 class LinksMixin(Store):
@@ -44,68 +108,22 @@ class LinksMixin(Store):
         :class:`LedgerConflictError`: identity never changes silently. ``history``, when
         given, is appended to the stage history in the same transaction.
         """
-        if not (merchant and return_id and customer_identifier):
-            raise ValueError("merchant, return_id and customer_identifier are required")
+        change = LinkChange(
+            return_id, customer_identifier, rma_number, ams_uuid, stage, status, history
+        )
+        return self.upsert_links(merchant, [change])[0]
 
-        def attempt() -> Link:
+    def upsert_links(self, merchant: str, changes: Sequence[LinkChange]) -> list[Link]:
+        """:meth:`upsert_link` for many returns in one transaction (all or nothing)."""
+        for c in changes:
+            if not (merchant and c.return_id and c.customer_identifier):
+                raise ValueError("merchant, return_id and customer_identifier are required")
+
+        def attempt() -> list[Link]:
             with self._write() as session:
-                if history is not None:  # one transaction for the link and its history
-                    session.add(
-                        StageEvent(
-                            merchant=merchant,
-                            return_id=return_id,
-                            stage=history.stage,
-                            outcome=history.outcome,
-                            detail=history.detail,
-                        )
-                    )
-                rows = session.scalars(
-                    select(Link)
-                    .where(
-                        Link.merchant == merchant,
-                        or_(
-                            Link.return_id == return_id,
-                            Link.customer_identifier == customer_identifier,
-                        ),
-                    )
-                    .with_for_update()
-                ).all()
-                for row in rows:
-                    if (row.return_id, row.customer_identifier) != (return_id, customer_identifier):
-                        raise LedgerConflictError(
-                            f"merchant {merchant!r}: return {return_id!r} / customer_identifier "
-                            f"{customer_identifier!r} clashes with existing link "
-                            f"{row.return_id!r} / {row.customer_identifier!r}"
-                        )
-                if rows:
-                    link = rows[0]
-                    changes = {
-                        "rma_number": rma_number,
-                        "ams_uuid": ams_uuid,
-                        "stage": stage,
-                        "status": status,
-                    }
-                    changed = False
-                    for field, value in changes.items():
-                        if value is not None and getattr(link, field) != value:
-                            setattr(link, field, value)
-                            changed = True
-                    if changed:
-                        link.updated_at = utcnow()
-                    return link
-                link = Link(
-                    merchant=merchant,
-                    return_id=return_id,
-                    customer_identifier=customer_identifier,
-                    rma_number=rma_number,
-                    ams_uuid=ams_uuid,
-                    stage=stage or DEFAULT_STAGE,
-                    status=status,
-                )
-                session.add(link)
-                return link
+                return [_apply(session, merchant, c) for c in changes]
 
-        return self._retry_race(attempt)
+        return self._retry_race(attempt) if changes else []
 
     def get_link(
         self,
@@ -126,6 +144,24 @@ class LinksMixin(Store):
             raise ValueError("give return_id, customer_identifier or ams_uuid")
         with self._read() as session:
             return session.scalars(select(Link).where(*filters)).first()
+
+    def links_for(
+        self,
+        merchant: str,
+        *,
+        return_ids: Iterable[str] = (),
+        customer_identifiers: Iterable[str] = (),
+    ) -> list[Link]:
+        """Every link of these returns or identifiers, in one query (batch steps)."""
+        rids, cids = list(return_ids), list(customer_identifiers)
+        if not (rids or cids):
+            return []
+        with self._read() as session:
+            query = select(Link).where(
+                Link.merchant == merchant,
+                or_(Link.return_id.in_(rids), Link.customer_identifier.in_(cids)),
+            )
+            return list(session.scalars(query))
 
     def links_in_stage(self, merchant: str | None, stages: Iterable[str]) -> list[Link]:
         """Links currently in one of ``stages`` (e.g. open RMAs to poll), oldest change first.

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from clients.ams import AmsClient, Rma
 from core.merchant import MerchantConfig
-from ledger import Ledger, Link, StageNote
+from ledger import Ledger, Link, LinkChange, StageNote
 from tasks import stages
 from tasks.outcomes import ReturnOutcome
 
@@ -81,9 +81,15 @@ def record_rmas(
 ) -> list[ReturnOutcome]:
     """Record each RMA's status; ``updated``/``received`` outcomes are ready for completion."""
     outcomes: list[ReturnOutcome] = []
+    cids = [r.customer_identifier for r in rmas if r.customer_identifier]
+    known = {
+        lk.customer_identifier: lk
+        for lk in ledger.links_for(merchant.name, customer_identifiers=cids)
+    }
+    changes: list[LinkChange] = []
     for rma in rmas:
         cid = rma.customer_identifier or ""
-        link = ledger.get_link(merchant.name, customer_identifier=cid) if cid else None
+        link = known.get(cid)
         if link is None:
             ledger.raise_exception(
                 merchant.name,
@@ -103,11 +109,15 @@ def record_rmas(
                 )
             )
             continue
-        outcomes.append(_record_one(merchant, link, rma, ledger=ledger))
+        outcomes.append(_record_one(merchant, link, rma, ledger=ledger, changes=changes))
+    ledger.upsert_links(merchant.name, changes)  # one transaction for every status change
     return outcomes
 
 
-def _record_one(merchant: MerchantConfig, link: Link, rma: Rma, *, ledger: Ledger) -> ReturnOutcome:
+def _record_one(
+    merchant: MerchantConfig, link: Link, rma: Rma, *, ledger: Ledger, changes: list[LinkChange]
+) -> ReturnOutcome:
+    """Decide what one RMA record changes; the link change is queued in ``changes``."""
     status = rma.status or ""
     stage = stages.stage_for_ams_status(status)
 
@@ -132,14 +142,15 @@ def _record_one(merchant: MerchantConfig, link: Link, rma: Rma, *, ledger: Ledge
         if stage == stages.RECEIVED and link.stage == stages.RECEIVED:
             return done("updated", stages.RECEIVED)
         return done("skipped", f"status {status} already recorded")
-    ledger.upsert_link(
-        merchant.name,
-        link.return_id,
-        link.customer_identifier,
-        ams_uuid=rma.id,
-        stage=stage,
-        status=status,
-        history=StageNote("arrival", status, {"ams_id": rma.id}),
+    changes.append(
+        LinkChange(
+            link.return_id,
+            link.customer_identifier,
+            ams_uuid=rma.id,
+            stage=stage,
+            status=status,
+            history=StageNote("arrival", status, {"ams_id": rma.id}),
+        )
     )
     if stage == stages.UNDELIVERABLE:
         _flag(ledger, merchant, link, "undeliverable", "the carrier could not deliver", rma)

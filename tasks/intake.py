@@ -13,7 +13,7 @@ from clients.ams import AmsClient, RmaCreate
 from clients.returnly import CANCELED_STATUSES, Return
 from core.mapping import customer_identifier_for, map_return_to_rma
 from core.merchant import MerchantConfig
-from ledger import Ledger, StageNote
+from ledger import Ledger, Link, LinkChange, StageNote
 from tasks import stages
 from tasks.outcomes import ReturnOutcome
 
@@ -64,7 +64,7 @@ def _hold(
 
 
 def _triage(
-    ledger: Ledger, merchant: MerchantConfig, ret: Return
+    ledger: Ledger, merchant: MerchantConfig, ret: Return, link: Link | None
 ) -> ReturnOutcome | RmaCreate | None:
     """Decide what intake does with one return: an outcome now, an RMA to create, or cancel."""
     if ret.status in CANCELED_STATUSES:
@@ -80,7 +80,6 @@ def _triage(
                 {"status": ret.status},
             )
         return _outcome(merchant, ret.id, "skipped", f"status {ret.status}")
-    link = ledger.get_link(merchant.name, return_id=ret.id)
     if link is not None and link.stage in stages.INTAKE_DONE_STAGES:
         return _outcome(merchant, ret.id, "already_done", f"stage {link.stage}")
     mapped = map_return_to_rma(ret, merchant.policy)
@@ -103,8 +102,9 @@ def intake_returns(
     """Create the RMAs these returns still need (one batched POST per 30); cancel cancelled ones."""
     outcomes: list[ReturnOutcome] = []
     to_create: list[tuple[Return, RmaCreate]] = []
+    known = {lk.return_id: lk for lk in ledger.links_for(merchant.name, return_ids=ids(returns))}
     for ret in returns:
-        decided = _triage(ledger, merchant, ret)
+        decided = _triage(ledger, merchant, ret, known.get(ret.id))
         if decided is None:
             outcomes.append(cancel_return(merchant, ret, ledger=ledger, ams=ams, dry_run=dry_run))
         elif isinstance(decided, ReturnOutcome):
@@ -120,17 +120,19 @@ def intake_returns(
         ]
     result = ams.create_rmas([rma for _, rma in to_create])
     records = result.by_identifier()
+    created: list[LinkChange] = []
     for ret, rma in to_create:
         record = records.get(rma.customer_identifier)
         if record is not None and record.ok:
-            ledger.upsert_link(
-                merchant.name,
-                ret.id,
-                rma.customer_identifier,
-                rma_number=ret.rma,
-                stage=stages.RMA_CREATED,
-                status="open",
-                history=StageNote("intake", "created"),
+            created.append(
+                LinkChange(
+                    ret.id,
+                    rma.customer_identifier,
+                    rma_number=ret.rma,
+                    stage=stages.RMA_CREATED,
+                    status="open",
+                    history=StageNote("intake", "created"),
+                )
             )
             outcomes.append(_outcome(merchant, ret.id, "created"))
         elif record is not None and record.is_duplicate_identifier:
@@ -150,7 +152,13 @@ def intake_returns(
                     },
                 )
             )
+    ledger.upsert_links(merchant.name, created)  # one transaction for the whole batch
     return outcomes
+
+
+def ids(returns: Sequence[Return]) -> list[str]:
+    """The ids of some returns."""
+    return [r.id for r in returns]
 
 
 def _adopt_existing(
