@@ -9,6 +9,7 @@ Then the timed part: fetch both sides (concurrently, paged), build the three fra
 
     .venv/bin/python -P bench/reconcile_e2e.py                   # 50,000 returns
     .venv/bin/python -P bench/reconcile_e2e.py --returns 5000 --runs 3 --sequential
+    .venv/bin/python -P bench/reconcile_e2e.py --latency-ms 20 --sequential   # a slower network
 """
 
 from __future__ import annotations
@@ -192,7 +193,7 @@ def run_once(
         window = Window(now=datetime.now(UTC), days=90)
         started = time.perf_counter()
         sides = fetch_sides(
-            merchant.name,
+            merchant,
             window,
             returnly=returnly,
             ams=ams,
@@ -200,7 +201,7 @@ def run_once(
             workers=workers,
             ams_slices=slices,
         )
-        frames = build_frames(merchant, sides, window, led)
+        frames = build_frames(merchant, sides, led)
         mid = time.perf_counter()
         drift = detect_drift(merchant, frames, window)
         done = time.perf_counter()
@@ -213,8 +214,8 @@ def run_once(
         "fetch_by_id_s": sides.timings.closure_s,
         "frames_s": frames.build_s,
         "classify_s": done - mid,
-        "returns": float(len(sides.returns)),
-        "rmas": float(len(sides.rmas)),
+        "returns": float(sides.returns.rows.entities),
+        "rmas": float(sides.rmas.rows.entities),
         "returnly_lines": float(len(frames.returnly)),
         "ams_lines": float(len(frames.ams)),
         "drift_rows": float(len(drift)),
@@ -226,10 +227,10 @@ def _report(label: str, runs: list[dict[str, float]]) -> None:
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     print(f"\n== {label} (median of {len(runs)} run(s)) ==")
     print(f"end to end            {med['total_s']:8.2f} s")
-    print(f"  fetch (concurrent)  {med['fetch_s']:8.2f} s")
+    print(f"  fetch, both sides   {med['fetch_s']:8.2f} s  (listing passes finish at:)")
     print(f"    Returnly side     {med['fetch_returnly_s']:8.2f} s  ({med['returns']:.0f} returns)")
     print(f"    AMS side          {med['fetch_ams_s']:8.2f} s  ({med['rmas']:.0f} RMAs)")
-    print(f"    by-id closure     {med['fetch_by_id_s']:8.2f} s")
+    print(f"    by-id closure   + {med['fetch_by_id_s']:8.2f} s")
     print(
         f"  build frames        {med['frames_s']:8.2f} s  "
         f"({med['returnly_lines']:.0f} + {med['ams_lines']:.0f} lines)"
@@ -247,6 +248,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--ams-slices", type=int, default=4)
     parser.add_argument(
+        "--latency-ms",
+        type=int,
+        default=0,
+        help="added latency per API request (sandbox fault), as over a real network",
+    )
+    parser.add_argument(
         "--sequential",
         action="store_true",
         help="also time one worker and one AMS slice, for comparison",
@@ -262,6 +269,12 @@ def main() -> None:
         t = time.perf_counter()
         planted = seed(returnly_url, ams_url, ledger_url, args.returns, args.seed)
         print(f"seeded {planted} in {time.perf_counter() - t:.1f} s (not timed below)")
+        if args.latency_ms:
+            for url in (returnly_url, ams_url):
+                httpx.put(
+                    f"{url}/_admin/faults", json={"latency_ms": args.latency_ms}
+                ).raise_for_status()
+            print(f"every API request now takes {args.latency_ms} ms longer")
         runs = [
             run_once(merchant, ledger_url, args.workers, args.ams_slices) for _ in range(args.runs)
         ]

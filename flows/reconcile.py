@@ -102,10 +102,9 @@ def _summary_markdown(result: ReconcileResult) -> str:
     ]
     for name, m in sorted(result.merchants.items()):
         sev = m.by_severity
-        healed = sum(s.outcome not in ("planned", "failed") for s in m.healing)
         lines.append(
             f"| {name} | {m.total} | {sev.get('critical', 0)} | {sev.get('high', 0)} | "
-            f"{sev.get('medium', 0)} | {sev.get('low', 0)} | {m.healable} | {healed} |"
+            f"{sev.get('medium', 0)} | {sev.get('low', 0)} | {m.healable} | {m.healed} |"
         )
     for name, err in sorted(result.failed_merchants.items()):
         lines.append(f"\n**merchant {name} failed:** {err}")

@@ -15,6 +15,8 @@ HealAction = Literal["intake", "completion"]
 TOTAL_KEY = "total"
 THRESHOLD_KEYS: frozenset[str] = frozenset({*SEVERITIES, *KINDS, TOTAL_KEY})
 """What ``fail_above`` may name: a severity, a drift kind, or ``total``."""
+HEALED_OUTCOMES: frozenset[str] = frozenset({"created", "refunded", "already_done"})
+"""Lifecycle outcomes after which a healed return needs nothing more."""
 
 
 class HealStep(BaseModel):
@@ -52,6 +54,11 @@ class MerchantReconcile(BaseModel):
         if key == TOTAL_KEY:
             return self.total
         return self.by_severity.get(key, self.by_kind.get(key, 0))
+
+    @property
+    def healed(self) -> int:
+        """Healing steps that left the return repaired (or found it already repaired)."""
+        return sum(step.outcome in HEALED_OUTCOMES for step in self.healing)
 
     @property
     def heal_failures(self) -> list[HealStep]:
