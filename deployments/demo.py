@@ -88,6 +88,9 @@ def run_scenario(stack: LocalStack, args: argparse.Namespace) -> dict[str, objec
     intake(merchant=merchant.name)  # cancellations after shipping become exceptions
     arrival(merchant=merchant.name)  # the poll: safety net for lost callbacks
     from deployments.verify import verify_final_state
+    from flows.reconcile import reconcile
+
+    recon = reconcile(merchant=merchant.name)  # the nightly check, now: report in the UI
 
     problems = verify_final_state(
         merchant.name,
@@ -102,6 +105,7 @@ def run_scenario(stack: LocalStack, args: argparse.Namespace) -> dict[str, objec
         "counts": ledger.counts(merchant.name),
         "webhook_intake_s": webhook_intake_s,
         "problems": problems,
+        "drift": {"total": recon.total, "by_kind": recon.by_kind, "by_severity": recon.by_severity},
     }
 
 
@@ -121,6 +125,7 @@ def print_summary(stack: LocalStack, result: dict[str, object]) -> None:
             lines.append(f"  {name:<40} {n:>6}")
     report = result["report"]
     lines.append(f"\nwarehouse events: {getattr(report, 'warehouse_events', {})}")
+    lines.append(f"reconciliation (drift rows by kind): {result['drift']}")
     lines.append(f"webhook-driven intake took {float(str(result['webhook_intake_s'])):.1f}s")
     problems = result["problems"]
     assert isinstance(problems, list)
@@ -171,6 +176,7 @@ def write_summary(path: Path, result: dict[str, object]) -> None:
         "counts": result["counts"],
         "problems": result["problems"],
         "webhook_intake_s": result["webhook_intake_s"],
+        "drift": result["drift"],
         "report": dataclasses.asdict(report),
     }
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -41,6 +41,7 @@ def bridge_env(returnly_url: str, ams_url: str, ledger_path: Path) -> dict[str, 
         "BRIDGE_RETURNLY_BASE_URL": returnly_url,
         "BRIDGE_AMS_BASE_URL": ams_url,
         "BRIDGE_LEDGER_URL": f"sqlite:///{ledger_path}",
+        "BRIDGE_REPORTS_DIR": str(ledger_path.parent / "reports"),
         # The DataFactory files good units under the requested status (qc) unless randomized.
         "BRIDGE_AMS_REFUND_STATUSES": '["available", "qc"]',
         "BRIDGE_PROJECT_DIR": str(Path.cwd()),

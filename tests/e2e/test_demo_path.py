@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 def test_demo_path_end_to_end(tmp_path: Path) -> None:
@@ -56,3 +56,5 @@ def test_demo_path_end_to_end(tmp_path: Path) -> None:
     exceptions = summary["counts"]["open_exceptions_by_reason"]
     assert exceptions.get("undeliverable", 0) == report["warehouse_events"].get("undeliverable", 0)
     assert "Prefect UI: http://127.0.0.1:" in proc.stdout
+    assert isinstance(summary["drift"]["total"], int)
+    assert list((tmp_path / "demo" / "reports").rglob("drift.parquet"))
