@@ -1,4 +1,4 @@
-"""Sandboxes, a SQLite ledger file and clients for reconciliation scenarios (no Prefect here)."""
+"""Both sandboxes, a SQLite ledger and clients: lifecycle steps and reconciliation scenarios."""
 
 from __future__ import annotations
 

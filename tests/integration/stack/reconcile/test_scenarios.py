@@ -22,7 +22,7 @@ from tasks.arrival import fetch_open_rmas, record_rmas
 from tasks.completion import complete_return
 from tasks.intake import cancel_return, intake_returns
 from tasks.reconcile import Window, detect_drift, fetch_frames, plan_healing
-from tests.integration.reconcile.planting import (
+from tests.integration.stack.reconcile.planting import (
     OTHER_SKU,
     PRICE,
     SKU,
