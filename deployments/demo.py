@@ -151,9 +151,15 @@ def wait_for_interrupt() -> None:
     stop.wait()
 
 
+def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo; 0 when every step completed."""
     args = parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the servers and workers started below are stopped.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     for noisy in ("httpx", "prefect", "uvicorn"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -13,31 +13,34 @@ from pathlib import Path
 import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+DEMO_TIMEOUT_S = 720
 
 
 def test_demo_path_end_to_end(tmp_path: Path) -> None:
     summary_path = tmp_path / "summary.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "BRIDGE_"))}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "deployments.demo",
-            "--no-wait",
-            "--returns",
-            "40",
-            "--workdir",
-            str(tmp_path / "demo"),
-            "--summary-json",
-            str(summary_path),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    args = [
+        sys.executable,
+        "-m",
+        "deployments.demo",
+        "--no-wait",
+        "--returns",
+        "40",
+        "--workdir",
+        str(tmp_path / "demo"),
+        "--summary-json",
+        str(summary_path),
+    ]
+    with subprocess.Popen(
+        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=DEMO_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.terminate()  # SIGTERM: the demo stops every server and worker it started
+            stdout, stderr = proc.communicate(timeout=60)
+            pytest.fail(f"demo did not finish in {DEMO_TIMEOUT_S}s:\n{stdout[-3000:]}")
+    assert proc.returncode == 0, stdout[-3000:] + stderr[-3000:]
     summary = json.loads(summary_path.read_text())
     assert summary["problems"] == []
     stages = summary["counts"]["links_by_stage"]
@@ -55,6 +58,6 @@ def test_demo_path_end_to_end(tmp_path: Path) -> None:
     assert set(inbox) == {"processed"}
     exceptions = summary["counts"]["open_exceptions_by_reason"]
     assert exceptions.get("undeliverable", 0) == report["warehouse_events"].get("undeliverable", 0)
-    assert "Prefect UI: http://127.0.0.1:" in proc.stdout
+    assert "Prefect UI: http://127.0.0.1:" in stdout
     assert isinstance(summary["drift"]["total"], int)
     assert list((tmp_path / "demo" / "reports").rglob("drift.parquet"))
