@@ -50,5 +50,10 @@ def sandbox(
         ams.stop()
 
 
+from cli import onboard as _onboard  # noqa: E402 (operator commands, registered here)
+
+app.command(name="onboard")(_onboard.onboard)
+app.command(name="deploy")(_onboard.deploy)
+
 if __name__ == "__main__":
     app()

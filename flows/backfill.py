@@ -1,0 +1,78 @@
+"""Backfill: run intake over every return updated in a window (an operator's catch-up tool).
+
+For a merchant onboarded late, a webhook outage longer than the poll's reach, or a bug fixed
+after the fact. The intake poll's watermark is not moved: the window is read on its own.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prefect import flow, get_run_logger, tags, task
+from prefect.cache_policies import NONE
+
+from clients.returnly import Return
+from flows.common import chunks, for_each_merchant, opaque, thread_runner
+from tasks.lifecycle import INTAKE_POLL_STATUSES, RETRIES, RETRY_DELAYS, create_rmas
+from tasks.outcomes import ReturnOutcome, StageSummary
+from tasks.retry import retry_transient
+from tasks.runtime import load_merchant, returnly_client
+
+CONCURRENCY = 4
+
+
+@task(
+    name="list-returns-window",
+    tags=["returnly"],
+    cache_policy=NONE,
+    task_run_name="list-returns-{merchant}",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_transient,
+)
+def list_returns_window(merchant: str, since: datetime, until: datetime) -> list[Return]:
+    """Returns updated in [since, until) in a status intake acts on."""
+    client = returnly_client(load_merchant(merchant))
+    return client.list_returns(
+        updated_since=since, updated_before=until, statuses=set(INTAKE_POLL_STATUSES)
+    )
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _backfill_one(merchant: str, since: datetime, until: datetime, dry_run: bool) -> StageSummary:
+    with tags(f"merchant:{merchant}"):
+        returns = list_returns_window(merchant, since, until)
+        get_run_logger().info("%s: %d returns updated in the window", merchant, len(returns))
+        futures = [
+            create_rmas.submit(merchant, opaque(batch), batch_no=n, dry_run=dry_run)
+            for n, batch in enumerate(chunks(returns))
+        ]
+        outcomes: list[ReturnOutcome] = [o for f in futures for o in f.result()]
+    return StageSummary.of("backfill", merchant, outcomes)
+
+
+@flow(
+    name="backfill",
+    flow_run_name="backfill-{merchant}",
+    task_runner=thread_runner(CONCURRENCY),
+)
+def backfill(
+    merchant: str, since: datetime, until: datetime | None = None, dry_run: bool = False
+) -> StageSummary:
+    """Create the RMAs missing for returns updated in a window (cancellations included).
+
+    Args:
+        merchant: A merchant name, a comma list, or ``all``.
+        since: Start of the window (inclusive); a time without zone is UTC.
+        until: End of the window (exclusive); empty means now.
+        dry_run: Plan only: list what would be created or cancelled, change nothing.
+    """
+    start, end = _utc(since), _utc(until or datetime.now(UTC))
+    if start >= end:
+        raise ValueError(f"empty window: since {start.isoformat()} is not before {end.isoformat()}")
+    return for_each_merchant(
+        "backfill", merchant, lambda name: _backfill_one(name, start, end, dry_run)
+    )

@@ -1,0 +1,162 @@
+"""The merchant block and how tasks.runtime finds merchants saved as blocks."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
+from pydantic import SecretStr
+
+from core.merchant import MerchantConfig
+from core.policy import InventoryStatusRule, MerchantPolicy
+from deployments.blocks import BLOCK_TYPE_SLUG, MerchantBlock
+from tasks import runtime
+
+SECRETS = {
+    "returnly_api_token": "rly-token-unit-0001",
+    "returnly_webhook_secret": "whsec-unit-0002",
+    "ams_api_token": "ams-token-unit-0003",
+    "ams_callback_token": "cb-token-unit-0004",
+}
+
+
+def _config(name: str = "acme", **over: object) -> MerchantConfig:
+    return MerchantConfig.model_validate(
+        {
+            "name": name,
+            "store_url": "https://acme.example.com",
+            "returnly_base_url": "https://api.returnly.com",
+            "ams_base_url": "https://sandbox.masonhub.co",
+            "ams_account": "acme",
+            "timezone": "America/New_York",
+            "policy": MerchantPolicy(
+                reason_code_map={"Too Roomy": "tooBig"},
+                inventory_status_policy={
+                    "damaged": InventoryStatusRule(
+                        action="refund_with_deduction", deduction_fraction=Decimal("0.5")
+                    )
+                },
+            ),
+            **{k: SecretStr(v) for k, v in SECRETS.items()},
+            **over,
+        }
+    )
+
+
+def test_block_round_trips_a_merchant_config() -> None:
+    config = _config()
+    block = MerchantBlock.from_config(config)
+    assert block.to_config("acme") == config
+    assert block.to_config("other").name == "other"
+
+
+def test_block_without_a_name_refuses_to_become_a_config() -> None:
+    with pytest.raises(ValueError, match="needs a name"):
+        MerchantBlock.from_config(_config()).to_config()
+
+
+def test_block_never_shows_its_secrets() -> None:
+    block = MerchantBlock.from_config(_config())
+    shown = [
+        repr(block),
+        str(block),
+        block.model_dump_json(),
+        json.dumps(block.model_dump(mode="json")),
+    ]
+    for text in shown:
+        for secret in SECRETS.values():
+            assert secret not in text
+    assert block.returnly_api_token.get_secret_value() == SECRETS["returnly_api_token"]
+
+
+def test_block_type_slug_is_stable() -> None:
+    assert MerchantBlock.get_block_type_slug() == BLOCK_TYPE_SLUG == "merchant-config"
+
+
+def test_merchant_sources_default_and_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert runtime.merchant_sources() == ["settings", "blocks"]
+    monkeypatch.setenv(runtime.MERCHANTS_FILE_ENV, "/nowhere.json")
+    assert runtime.merchant_sources() == ["file", "blocks"]
+    monkeypatch.setenv(runtime.MERCHANT_SOURCES_ENV, "blocks, settings")
+    assert runtime.merchant_sources() == ["blocks", "settings"]
+    monkeypatch.setenv(runtime.MERCHANT_SOURCES_ENV, "blocks,vault")
+    with pytest.raises(ValueError, match="vault"):
+        runtime.merchant_sources()
+
+
+def test_without_a_prefect_api_blocks_are_not_consulted() -> None:
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        assert runtime.merchant_names("all") == ["sandbox-merchant"]
+        with pytest.raises(runtime.UnknownMerchantError) as info:
+            runtime.load_merchant("acme")
+    assert "blocks" not in str(info.value)
+
+
+# --- against a Prefect server ----------------------------------------------------------
+
+
+@pytest.fixture
+def saved(prefect_server: None) -> Iterator[MerchantConfig]:
+    """``acme`` saved as a block; deleted afterwards so ``all`` stays the sandbox merchant."""
+    config = _config()
+    MerchantBlock.from_config(config).save("acme", overwrite=True)
+    runtime.reset_runtime()
+    yield config
+    for name in ("acme", "acme-broken"):
+        with contextlib.suppress(ValueError):
+            MerchantBlock.delete(name)
+    runtime.reset_runtime()
+
+
+def test_load_merchant_falls_back_to_a_saved_block(saved: MerchantConfig) -> None:
+    assert runtime.load_merchant("acme") == saved
+    assert runtime.load_merchant("sandbox-merchant").name == "sandbox-merchant"  # settings
+    assert runtime.merchant_names("all") == ["acme", "sandbox-merchant"]
+    assert runtime.merchant_names("acme") == ["acme"]
+
+
+def test_blocks_only_source_leaves_the_settings_merchant_out(
+    saved: MerchantConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(runtime.MERCHANT_SOURCES_ENV, "blocks")
+    assert runtime.merchant_names("all") == ["acme"]
+    with pytest.raises(runtime.UnknownMerchantError):
+        runtime.load_merchant("sandbox-merchant")
+
+
+def test_a_loaded_block_is_cached_per_process(saved: MerchantConfig) -> None:
+    assert runtime.load_merchant("acme") == saved
+    MerchantBlock.delete("acme")
+    assert runtime.load_merchant("acme") == saved  # served from the cache, no API call
+    runtime.reset_runtime()
+    with pytest.raises(runtime.UnknownMerchantError, match="merchant-config blocks"):
+        runtime.load_merchant("acme")
+
+
+def test_an_unknown_name_is_remembered_briefly(prefect_server: None) -> None:
+    runtime.reset_runtime()
+    with pytest.raises(runtime.UnknownMerchantError):
+        runtime.load_merchant("acme")
+    MerchantBlock.from_config(_config()).save("acme", overwrite=True)
+    try:
+        with pytest.raises(runtime.UnknownMerchantError):
+            runtime.load_merchant("acme")  # the miss is cached for BLOCK_MISS_TTL_S
+        runtime.reset_runtime()
+        assert runtime.load_merchant("acme").name == "acme"
+    finally:
+        MerchantBlock.delete("acme")
+        runtime.reset_runtime()
+
+
+def test_an_invalid_block_names_the_field_never_a_secret(saved: MerchantConfig) -> None:
+    broken = MerchantBlock.from_config(saved).model_copy(update={"timezone": "Mars/Olympus"})
+    broken.save("acme-broken", overwrite=True)
+    with pytest.raises(ValueError, match="timezone") as info:
+        runtime.load_merchant("acme-broken")
+    for secret in SECRETS.values():
+        assert secret not in str(info.value)
+    assert runtime.merchant_names("all") == ["acme", "acme-broken", "sandbox-merchant"]
