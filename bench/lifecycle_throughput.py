@@ -149,7 +149,7 @@ async def baseline(returnly: str, ams: str, concurrency: int) -> dict[str, float
     return timings
 
 
-def bridge(returnly: str, ams: str, workdir: Path) -> dict[str, float]:
+def bridge(ams: str) -> dict[str, float]:
     """The bridge's own flows against a local Prefect server."""
     from flows.arrival import arrival
     from flows.intake import intake
@@ -206,7 +206,7 @@ def main() -> None:
         prepare(returnly, ams, args.returns, args.seed)
         with local_prefect_server(args.workdir / "prefect") as api_url:
             os.environ.update(prefect_env(args.workdir / "prefect", api_url))
-            ours = bridge(returnly, ams, args.workdir)
+            ours = bridge(ams)
     finally:
         stop_process(sandboxes)
     total_b = base["intake"] + base["arrival+completion"]
