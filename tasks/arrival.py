@@ -121,27 +121,20 @@ def _record_one(
     status = rma.status or ""
     stage = stages.stage_for_ams_status(status)
 
-    def done(outcome: str, detail: str) -> ReturnOutcome:
-        return ReturnOutcome.model_validate(
-            {
-                "merchant": merchant.name,
-                "return_id": link.return_id,
-                "outcome": outcome,
-                "detail": detail,
-                "customer_identifier": link.customer_identifier,
-            }
-        )
-
     if stage is None:
         _flag(ledger, merchant, link, "unknown_ams_status", f"AMS status {status!r}", rma)
-        return done("exception", f"unknown AMS status {status}")
+        return ReturnOutcome.of(
+            merchant, link.return_id, "exception", f"unknown AMS status {status}"
+        )
     unchanged = link.status == status and link.ams_uuid == rma.id
     # Never move a return backwards (a late, reordered callback must not undo a receipt).
     later = _STAGE_RANK.get(link.stage, -1) > _STAGE_RANK.get(stage, -1)
     if unchanged or later:
         if stage == stages.RECEIVED and link.stage == stages.RECEIVED:
-            return done("updated", stages.RECEIVED)
-        return done("skipped", f"status {status} already recorded")
+            return ReturnOutcome.of(merchant, link.return_id, "updated", stages.RECEIVED)
+        return ReturnOutcome.of(
+            merchant, link.return_id, "skipped", f"status {status} already recorded"
+        )
     changes.append(
         LinkChange(
             link.return_id,
@@ -166,7 +159,7 @@ def _record_one(
                 rma,
             )
     logger.info("return %s: AMS status %s", link.return_id, status)
-    return done("updated", stage)
+    return ReturnOutcome.of(merchant, link.return_id, "updated", stage)
 
 
 def received_return_ids(outcomes: Sequence[ReturnOutcome]) -> list[str]:

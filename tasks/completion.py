@@ -21,18 +21,6 @@ from tasks.outcomes import ReturnOutcome
 logger = logging.getLogger(__name__)
 
 
-def _outcome(merchant: MerchantConfig, return_id: str, outcome: str, detail: str) -> ReturnOutcome:
-    return ReturnOutcome.model_validate(
-        {
-            "merchant": merchant.name,
-            "return_id": return_id,
-            "outcome": outcome,
-            "detail": detail,
-            "customer_identifier": customer_identifier_for(return_id),
-        }
-    )
-
-
 def _read_rma(link: Link, ams: AmsClient) -> Rma | None:
     if link.ams_uuid:
         found = ams.get_rmas_by_id([link.ams_uuid])
@@ -96,7 +84,7 @@ def _settle_existing(
         stage=stages.REFUNDED,
         history=StageNote("completion", "already_refunded"),
     )
-    return _outcome(merchant, ret.id, "already_done", "Returnly already shows a refund")
+    return ReturnOutcome.of(merchant, ret.id, "already_done", "Returnly already shows a refund")
 
 
 def complete_return(
@@ -116,14 +104,14 @@ def complete_return(
     """
     link = ledger.get_link(merchant.name, return_id=return_id)
     if link is None:
-        return _outcome(merchant, return_id, "skipped", "no RMA linked to this return")
+        return ReturnOutcome.of(merchant, return_id, "skipped", "no RMA linked to this return")
     if link.stage in (stages.REFUNDED, stages.CANCELLED):
-        return _outcome(merchant, return_id, "already_done", f"stage {link.stage}")
+        return ReturnOutcome.of(merchant, return_id, "already_done", f"stage {link.stage}")
     if rma is None or rma.customer_identifier != link.customer_identifier:
         rma = _read_rma(link, ams)
     if rma is None or (rma.status or "").lower() != "received":
         status = rma.status if rma else "missing"
-        return _outcome(merchant, return_id, "skipped", f"RMA not received ({status})")
+        return ReturnOutcome.of(merchant, return_id, "skipped", f"RMA not received ({status})")
     ret = returnly.get_return(return_id)
     decision = decide_refund(ret, rma, merchant.policy)
     _record_findings(ledger, merchant, decision)
@@ -137,17 +125,17 @@ def complete_return(
             stage=stages.HELD,
             history=StageNote("completion", "held", {"why": decision.no_refund_reason}),
         )
-        return _outcome(
+        return ReturnOutcome.of(
             merchant, return_id, "held", decision.no_refund_reason or "nothing to refund"
         )
     if dry_run:
         amount = decision.expected_refund_amount
-        return _outcome(merchant, return_id, "planned", f"would refund {amount}")
+        return ReturnOutcome.of(merchant, return_id, "planned", f"would refund {amount}")
     key = decision.refund_key
     lines = [ln.model_dump(mode="json") for ln in decision.lines]
     attempt, _created = ledger.begin_refund(merchant.name, return_id, key, lines)
     if attempt.status in ("succeeded", "already_refunded"):
-        return _outcome(merchant, return_id, "already_done", f"refund {attempt.refund_id}")
+        return ReturnOutcome.of(merchant, return_id, "already_done", f"refund {attempt.refund_id}")
     try:
         refund = returnly.create_refund(decision.to_refund_create(ret), idempotency_key=key)
     except ReturnlyConflictError:
@@ -166,4 +154,6 @@ def complete_return(
         ),
     )
     logger.info("return %s refunded: %s (%s)", return_id, refund.refund_amount, refund.id)
-    return _outcome(merchant, return_id, "refunded", f"{refund.refund_amount} ({refund.id})")
+    return ReturnOutcome.of(
+        merchant, return_id, "refunded", f"{refund.refund_amount} ({refund.id})"
+    )

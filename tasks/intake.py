@@ -23,20 +23,6 @@ INTAKE_STATUSES = frozenset({"authorized", "in_transit", "delivered"})
 """Returns that need an RMA (a lost webhook can leave one in transit without it)."""
 
 
-def _outcome(
-    merchant: MerchantConfig, ret_id: str, outcome: str, detail: str = ""
-) -> ReturnOutcome:
-    return ReturnOutcome.model_validate(
-        {
-            "merchant": merchant.name,
-            "return_id": ret_id,
-            "outcome": outcome,
-            "detail": detail,
-            "customer_identifier": customer_identifier_for(ret_id),
-        }
-    )
-
-
 def _hold(
     ledger: Ledger,
     merchant: MerchantConfig,
@@ -60,7 +46,7 @@ def _hold(
         history=StageNote("intake", "exception", {"reason": reason}),
     )
     logger.warning("return %s held: %s", ret.id, message)
-    return _outcome(merchant, ret.id, "exception", f"{reason}: {message}")
+    return ReturnOutcome.of(merchant, ret.id, "exception", f"{reason}: {message}")
 
 
 def _triage(
@@ -79,9 +65,9 @@ def _triage(
                 f"Returnly status {ret.status!r} is not one the bridge acts on",
                 {"status": ret.status},
             )
-        return _outcome(merchant, ret.id, "skipped", f"status {ret.status}")
+        return ReturnOutcome.of(merchant, ret.id, "skipped", f"status {ret.status}")
     if link is not None and link.stage in stages.INTAKE_DONE_STAGES:
-        return _outcome(merchant, ret.id, "already_done", f"stage {link.stage}")
+        return ReturnOutcome.of(merchant, ret.id, "already_done", f"stage {link.stage}")
     mapped = map_return_to_rma(ret, merchant.policy)
     if not mapped.ok:
         issues = [i.model_dump(mode="json") for i in mapped.issues]
@@ -115,7 +101,9 @@ def intake_returns(
         return outcomes
     if dry_run:
         return outcomes + [
-            _outcome(merchant, r.id, "planned", f"would create RMA {rma.customer_identifier}")
+            ReturnOutcome.of(
+                merchant, r.id, "planned", f"would create RMA {rma.customer_identifier}"
+            )
             for r, rma in to_create
         ]
     result = ams.create_rmas([rma for _, rma in to_create])
@@ -134,7 +122,7 @@ def intake_returns(
                     history=StageNote("intake", "created"),
                 )
             )
-            outcomes.append(_outcome(merchant, ret.id, "created"))
+            outcomes.append(ReturnOutcome.of(merchant, ret.id, "created"))
         elif record is not None and record.is_duplicate_identifier:
             outcomes.append(_adopt_existing(merchant, ret, ledger=ledger, ams=ams))
         else:
@@ -187,7 +175,7 @@ def _adopt_existing(
         status=existing.status,
         history=StageNote("intake", "already_done", {"ams_id": existing.id}),
     )
-    return _outcome(merchant, ret.id, "already_done", "RMA already in AMS")
+    return ReturnOutcome.of(merchant, ret.id, "already_done", "RMA already in AMS")
 
 
 def cancel_return(
@@ -197,13 +185,13 @@ def cancel_return(
     cid = customer_identifier_for(ret.id)
     link = ledger.get_link(merchant.name, return_id=ret.id)
     if link is not None and link.stage == stages.CANCELLED:
-        return _outcome(merchant, ret.id, "already_done", "already cancelled")
+        return ReturnOutcome.of(merchant, ret.id, "already_done", "already cancelled")
     rma = ams.get_rma_by_cid(cid)
     if rma is None or rma.is_deleted:
         if link is not None:
             ledger.set_stage(merchant.name, ret.id, stages.CANCELLED, status="deleted")
         ledger.record_stage(merchant.name, ret.id, "cancellation", "no_rma")
-        return _outcome(merchant, ret.id, "cancelled", "no live RMA in AMS")
+        return ReturnOutcome.of(merchant, ret.id, "cancelled", "no live RMA in AMS")
     if (rma.status or "").lower() != "open":
         return _hold(
             ledger,
@@ -215,7 +203,7 @@ def cancel_return(
             stage=stages.CANCEL_EXCEPTION,
         )
     if dry_run:
-        return _outcome(merchant, ret.id, "planned", f"would delete RMA {cid}")
+        return ReturnOutcome.of(merchant, ret.id, "planned", f"would delete RMA {cid}")
     result = ams.delete_rmas([cid])
     record = result.by_identifier().get(cid)
     if record is None or not record.ok:
@@ -238,4 +226,4 @@ def cancel_return(
         status="deleted",
         history=StageNote("cancellation", "deleted", {"ams_id": rma.id}),
     )
-    return _outcome(merchant, ret.id, "cancelled", "RMA deleted in AMS")
+    return ReturnOutcome.of(merchant, ret.id, "cancelled", "RMA deleted in AMS")

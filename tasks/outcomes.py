@@ -7,6 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from core.mapping import customer_identifier_for
+from core.merchant import MerchantConfig
+
 Outcome = Literal[
     "created",
     "already_done",
@@ -28,6 +31,19 @@ class ReturnOutcome(BaseModel):
     outcome: Outcome
     detail: str = ""
     customer_identifier: str | None = None
+
+    @classmethod
+    def of(
+        cls, merchant: MerchantConfig, return_id: str, outcome: Outcome, detail: str = ""
+    ) -> ReturnOutcome:
+        """An outcome for one return, carrying its derived AMS identifier."""
+        return cls(
+            merchant=merchant.name,
+            return_id=return_id,
+            outcome=outcome,
+            detail=detail,
+            customer_identifier=customer_identifier_for(return_id),
+        )
 
 
 class StageSummary(BaseModel):
