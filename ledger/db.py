@@ -8,6 +8,9 @@ cannot both read then deadlock when upgrading to a write lock.
 
 from __future__ import annotations
 
+import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,28 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for the write lock before giving up."""
 
 _SCHEMA_LOCK_KEY = 0x6C6564676572  # "ledger": serialises concurrent create_all on Postgres
+
+_LOCKED_RETRY_SECONDS = 30.0
+"""How long opening a SQLite file keeps retrying a lock the busy handler did not wait for."""
+
+
+def _retry_while_locked(step: Callable[[], None], budget: float = _LOCKED_RETRY_SECONDS) -> None:
+    """Run ``step``, retrying ``database is locked`` errors until ``budget`` seconds have passed.
+
+    Switching a fresh file to WAL needs an exclusive lock and SQLite may refuse it at once,
+    without calling the busy handler, while another process opens the same file.
+    """
+    deadline = time.monotonic() + budget
+    delay = 0.01
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
 
 
 def _is_memory(url: URL) -> bool:
@@ -47,7 +72,7 @@ def _sqlite_engine(url: URL, echo: bool) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _retry_while_locked(lambda: cursor.execute("PRAGMA journal_mode = WAL"))
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:

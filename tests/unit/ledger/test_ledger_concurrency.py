@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ledger import Ledger, LedgerConflictError, open_ledger
 
 Race = Callable[[int, Callable[[int], Any]], list[Any]]
@@ -114,7 +116,11 @@ def test_processes_race_on_sqlite_file(tmp_path: Path) -> None:
     try:
         for proc in procs:
             assert proc.stdout is not None
-            assert proc.stdout.readline().strip() == "ready"
+            line = proc.stdout.readline().strip()
+            if line != "ready":  # the child died while opening the ledger: say why
+                proc.wait(timeout=30)
+                assert proc.stderr is not None
+                pytest.fail(f"child did not start: {line!r}\n{proc.stderr.read()}")
         for proc in procs:  # release all three together
             assert proc.stdin is not None
             proc.stdin.write("go\n")

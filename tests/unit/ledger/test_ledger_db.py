@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from ledger import SQLITE_BUSY_TIMEOUT_MS, Ledger, make_engine, open_ledger
+from ledger.db import _retry_while_locked
 
 
 def test_open_ledger_default_path_from_settings(
@@ -67,3 +69,35 @@ def test_ledger_repr_hides_password() -> None:
         assert "bridge" in repr(ledger)
     finally:
         ledger.close()
+
+
+def test_retry_while_locked_waits_out_a_refused_lock() -> None:
+    calls: list[int] = []
+
+    def step() -> None:
+        calls.append(1)
+        if len(calls) < 3:
+            raise sqlite3.OperationalError("database is locked")
+
+    _retry_while_locked(step, budget=5.0)
+    assert len(calls) == 3
+
+
+def test_retry_while_locked_gives_up_after_its_budget() -> None:
+    def step() -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _retry_while_locked(step, budget=0.05)
+
+
+def test_retry_while_locked_does_not_retry_other_errors() -> None:
+    calls: list[int] = []
+
+    def step() -> None:
+        calls.append(1)
+        raise sqlite3.OperationalError("no such table: links")
+
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        _retry_while_locked(step)
+    assert len(calls) == 1
