@@ -5,7 +5,8 @@ from __future__ import annotations
 from prefect import flow
 
 from core.mapping import customer_identifier_for
-from flows.common import chunks, for_each_merchant, opaque, thread_runner
+from flows.batching import task_batches
+from flows.common import for_each_merchant, opaque, thread_runner
 from tasks.arrival import received_return_ids
 from tasks.lifecycle import poll_open_rmas, refund_returns
 from tasks.outcomes import StageSummary
@@ -26,7 +27,7 @@ def _arrival_one(merchant: str, dry_run: bool) -> StageSummary:
             rmas=opaque([by_cid[c] for c in map(customer_identifier_for, batch) if c in by_cid]),
             dry_run=dry_run,
         )
-        for n, batch in enumerate(chunks(received))
+        for n, batch in enumerate(task_batches(received, CONCURRENCY))
     ]
     refunds = [o for f in futures for o in f.result()]
     return StageSummary.of("arrival", merchant, outcomes + refunds)

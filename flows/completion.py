@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.common import chunks, for_each_merchant, thread_runner
+from flows.batching import task_batches
+from flows.common import for_each_merchant, thread_runner
 from tasks.lifecycle import received_returns, refund_returns
 from tasks.outcomes import StageSummary
 
@@ -16,7 +17,7 @@ def _completion_one(merchant: str, return_ids: list[str] | None, dry_run: bool) 
     ids = return_ids or received_returns(merchant)
     futures = [
         refund_returns.submit(merchant, batch, batch_no=n, dry_run=dry_run)
-        for n, batch in enumerate(chunks(ids))
+        for n, batch in enumerate(task_batches(ids, CONCURRENCY))
     ]
     return StageSummary.of("completion", merchant, [o for f in futures for o in f.result()])
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.common import chunks, for_each_merchant, opaque, thread_runner
+from flows.batching import task_batches
+from flows.common import for_each_merchant, opaque, thread_runner
 from tasks.lifecycle import advance_watermark, create_rmas, fetch_returns, poll_returns
 from tasks.outcomes import ReturnOutcome, StageSummary
 
@@ -20,7 +21,7 @@ def _intake_one(merchant: str, return_ids: list[str] | None, dry_run: bool) -> S
     futures = [
         # opaque(): Prefect would otherwise walk every field of every return per task.
         create_rmas.submit(merchant, opaque(batch), batch_no=n, dry_run=dry_run)
-        for n, batch in enumerate(chunks(returns))
+        for n, batch in enumerate(task_batches(returns, CONCURRENCY))
     ]
     outcomes: list[ReturnOutcome] = [o for f in futures for o in f.result()]
     if newest and not dry_run:

@@ -17,15 +17,16 @@ from ledger.models import (
     StageEvent,
     Watermark,
 )
-from ledger.refunds import DoneStatus, RefundStatus
+from ledger.refunds import DoneStatus, RefundClaim, RefundDone, RefundStatus
 from ledger.repository import Ledger
-from ledger.review import ExceptionStatus
+from ledger.review import ExceptionNote, ExceptionStatus
 
 __all__ = [
     "MAX_INBOX_ATTEMPTS",
     "SQLITE_BUSY_TIMEOUT_MS",
     "Base",
     "DoneStatus",
+    "ExceptionNote",
     "ExceptionRecord",
     "ExceptionStatus",
     "InboxMessage",
@@ -38,6 +39,8 @@ __all__ = [
     "LinkChange",
     "MarkStatus",
     "RefundAttempt",
+    "RefundClaim",
+    "RefundDone",
     "RefundStatus",
     "StageEvent",
     "StageNote",

@@ -36,7 +36,43 @@ class LinkChange(NamedTuple):
     history: StageNote | None = None
 
 
-def _apply(session: Session, merchant: str, c: LinkChange) -> Link:
+_PREFETCH_CHUNK = 400
+"""Identifiers per ``IN`` list when reading the links a batch touches (SQLite caps variables)."""
+
+
+class _Known:
+    """The links a batch of changes touches, read once and indexed both ways."""
+
+    def __init__(self, session: Session, merchant: str, changes: Sequence[LinkChange]) -> None:
+        self.by_rid: dict[str, Link] = {}
+        self.by_cid: dict[str, Link] = {}
+        rids = sorted({c.return_id for c in changes})
+        cids = sorted({c.customer_identifier for c in changes})
+        for start in range(0, max(len(rids), len(cids)), _PREFETCH_CHUNK):
+            query = (
+                select(Link)
+                .where(
+                    Link.merchant == merchant,
+                    or_(
+                        Link.return_id.in_(rids[start : start + _PREFETCH_CHUNK]),
+                        Link.customer_identifier.in_(cids[start : start + _PREFETCH_CHUNK]),
+                    ),
+                )
+                .with_for_update()
+            )
+            for row in session.scalars(query):
+                self.add(row)
+
+    def add(self, row: Link) -> None:
+        self.by_rid[row.return_id] = row
+        self.by_cid[row.customer_identifier] = row
+
+    def matching(self, c: LinkChange) -> list[Link]:
+        found = [self.by_rid.get(c.return_id), self.by_cid.get(c.customer_identifier)]
+        return list({id(row): row for row in found if row is not None}.values())
+
+
+def _apply(session: Session, merchant: str, c: LinkChange, known: _Known) -> Link:
     """Create or fill in one link (and its history entry) inside ``session``."""
     if c.history is not None:
         session.add(
@@ -48,14 +84,7 @@ def _apply(session: Session, merchant: str, c: LinkChange) -> Link:
                 detail=c.history.detail,
             )
         )
-    rows = session.scalars(
-        select(Link)
-        .where(
-            Link.merchant == merchant,
-            or_(Link.return_id == c.return_id, Link.customer_identifier == c.customer_identifier),
-        )
-        .with_for_update()
-    ).all()
+    rows = known.matching(c)
     for row in rows:
         if (row.return_id, row.customer_identifier) != (c.return_id, c.customer_identifier):
             raise LedgerConflictError(
@@ -84,7 +113,18 @@ def _apply(session: Session, merchant: str, c: LinkChange) -> Link:
         status=c.status,
     )
     session.add(link)
+    known.add(link)
     return link
+
+
+def apply_link_changes(
+    session: Session, merchant: str, changes: Sequence[LinkChange]
+) -> list[Link]:
+    """Create or fill in links (and their history) inside ``session``: one read for the batch."""
+    if not changes:
+        return []
+    known = _Known(session, merchant, changes)
+    return [_apply(session, merchant, c, known) for c in changes]
 
 
 class LinksMixin(Store):
@@ -121,7 +161,7 @@ class LinksMixin(Store):
 
         def attempt() -> list[Link]:
             with self._write() as session:
-                return [_apply(session, merchant, c) for c in changes]
+                return apply_link_changes(session, merchant, changes)
 
         return self._retry_race(attempt) if changes else []
 

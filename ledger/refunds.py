@@ -2,21 +2,74 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ledger.columns import utcnow
 from ledger.errors import LedgerConflictError, LedgerNotFoundError
+from ledger.links import LinkChange, apply_link_changes
 from ledger.models import RefundAttempt
 from ledger.store import Store
 
 RefundStatus = Literal["pending", "succeeded", "already_refunded", "failed"]
 DoneStatus = Literal["succeeded", "already_refunded"]
 _DONE = ("succeeded", "already_refunded")
+
+
+class RefundClaim(NamedTuple):
+    """A refund about to be requested: which return, under which key, for which lines."""
+
+    return_id: str
+    key: str
+    lines: list[dict[str, Any]]
+
+
+class RefundDone(NamedTuple):
+    """A refund Returnly made (or already had) for ``key``, and the link change it brings."""
+
+    key: str
+    refund_id: str | None
+    amount: Decimal | str | int | None
+    status: DoneStatus = "succeeded"
+    link: LinkChange | None = None
+
+
+def _claim_row(merchant: str, claim: RefundClaim) -> RefundAttempt:
+    return RefundAttempt(
+        merchant=merchant,
+        return_id=claim.return_id,
+        key=claim.key,
+        lines=claim.lines,
+        status="pending",
+        failures=0,
+    )
+
+
+def _check_owner(merchant: str, claim: RefundClaim, row: RefundAttempt) -> None:
+    if (row.merchant, row.return_id) != (merchant, claim.return_id):
+        raise LedgerConflictError(
+            f"refund key {claim.key!r} belongs to {row.merchant!r}/{row.return_id!r}"
+        )
+
+
+def _mark_done(row: RefundAttempt, done: RefundDone) -> bool:
+    """Apply ``done`` to ``row``; ``False`` when the row is already done with another refund."""
+    if done.status not in _DONE:
+        raise ValueError(f"complete_refund status must be one of {_DONE}: {done.status!r}")
+    if row.status in _DONE:
+        return row.refund_id == done.refund_id
+    now = utcnow()
+    row.status = done.status
+    row.refund_id = done.refund_id
+    row.amount = None if done.amount is None else Decimal(str(done.amount))
+    row.error = None
+    row.updated_at = now
+    row.completed_at = now
+    return True
 
 
 def _by_key(session: Session, key: str) -> RefundAttempt:
@@ -39,29 +92,34 @@ class RefundsMixin(Store):
         Only the caller that gets ``created=True`` owns a fresh attempt. Others get the
         existing row and decide from its status (done, pending elsewhere, or failed).
         """
-        if not key:
+        return self.begin_refunds(merchant, [RefundClaim(return_id, key, lines)])[0]
+
+    def begin_refunds(
+        self, merchant: str, claims: Sequence[RefundClaim]
+    ) -> list[tuple[RefundAttempt, bool]]:
+        """:meth:`begin_refund` for a batch, in one transaction; results in ``claims`` order."""
+        if not all(c.key for c in claims):
             raise ValueError("key is required")
-        row = RefundAttempt(
-            merchant=merchant,
-            return_id=return_id,
-            key=key,
-            lines=lines,
-            status="pending",
-            failures=0,
-        )
-        try:
+
+        def attempt() -> list[tuple[RefundAttempt, bool]]:
             with self._write() as session:
-                session.add(row)
-            return row, True
-        except IntegrityError:
-            existing = self.get_refund(key)
-            if existing is None:
-                raise
-        if (existing.merchant, existing.return_id) != (merchant, return_id):
-            raise LedgerConflictError(
-                f"refund key {key!r} belongs to {existing.merchant!r}/{existing.return_id!r}"
-            )
-        return existing, False
+                keys = [c.key for c in claims]
+                query = select(RefundAttempt).where(RefundAttempt.key.in_(keys))
+                existing = {row.key: row for row in session.scalars(query)}
+                out: list[tuple[RefundAttempt, bool]] = []
+                for claim in claims:
+                    found = existing.get(claim.key)
+                    if found is not None:
+                        _check_owner(merchant, claim, found)
+                        out.append((found, False))
+                    else:
+                        fresh = _claim_row(merchant, claim)  # new per attempt: a rollback spoils it
+                        session.add(fresh)
+                        existing[claim.key] = fresh
+                        out.append((fresh, True))
+                return out
+
+        return self._retry_race(attempt) if claims else []
 
     def complete_refund(
         self,
@@ -75,24 +133,42 @@ class RefundsMixin(Store):
         Repeating the same completion is a no-op; a different refund id for a key that
         is already done is a :class:`LedgerConflictError` (it would mean two refunds).
         """
-        if status not in _DONE:
-            raise ValueError(f"complete_refund status must be one of {_DONE}: {status!r}")
-        with self._write() as session:
-            row = _by_key(session, key)
-            if row.status in _DONE:
-                if row.refund_id != refund_id:
-                    raise LedgerConflictError(
-                        f"refund {key!r} already done as {row.refund_id!r}, not {refund_id!r}"
-                    )
-                return row
-            now = utcnow()
-            row.status = status
-            row.refund_id = refund_id
-            row.amount = None if amount is None else Decimal(str(amount))
-            row.error = None
-            row.updated_at = now
-            row.completed_at = now
-            return row
+        return self.finish_refunds("", [RefundDone(key, refund_id, amount, status)])[0]  # no link
+
+    def finish_refunds(self, merchant: str, results: Sequence[RefundDone]) -> list[RefundAttempt]:
+        """Record a batch of refunds and their link changes in one transaction.
+
+        A key already done under another refund id is a :class:`LedgerConflictError`,
+        raised after the others are saved: one bad record never loses the rest.
+        """
+        conflicts: list[str] = []
+
+        def attempt() -> list[RefundAttempt]:
+            conflicts.clear()
+            with self._write() as session:
+                keys = [done.key for done in results]
+                query = select(RefundAttempt).where(RefundAttempt.key.in_(keys)).with_for_update()
+                by_key = {row.key: row for row in session.scalars(query)}
+                rows, links = [], []
+                for done in results:
+                    row = by_key.get(done.key)
+                    if row is None:
+                        raise LedgerNotFoundError(f"no refund attempt with key {done.key!r}")
+                    if not _mark_done(row, done):
+                        conflicts.append(
+                            f"refund {done.key!r} already done as {row.refund_id!r}, "
+                            f"not {done.refund_id!r}"
+                        )
+                    elif done.link is not None:
+                        links.append(done.link)
+                    rows.append(row)
+                apply_link_changes(session, merchant, links)
+                return rows
+
+        rows = self._retry_race(attempt) if results else []
+        if conflicts:
+            raise LedgerConflictError("; ".join(conflicts))
+        return rows
 
     def fail_refund(self, key: str, error: str) -> RefundAttempt:
         """Record a failed attempt; a refund already done cannot be marked failed."""

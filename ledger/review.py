@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ledger.columns import utcnow
 from ledger.errors import LedgerConflictError, LedgerNotFoundError
+from ledger.links import LinkChange, apply_link_changes
 from ledger.models import ExceptionRecord
 from ledger.store import Store
 
@@ -27,6 +30,50 @@ def payload_subject(payload: dict[str, Any]) -> str:
     """A stable subject for an exception that names no return: a digest of its payload."""
     canonical = json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False)
     return "payload:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class ExceptionNote(NamedTuple):
+    """An exception to open (or count again), as :meth:`ReviewMixin.raise_exception` takes it."""
+
+    reason: str
+    message: str
+    payload: dict[str, Any]
+    return_id: str | None = None
+    stage: str | None = None
+    source: str | None = None
+    subject: str | None = None
+
+
+def _open_or_count(
+    session: Session, merchant: str, note: ExceptionNote
+) -> tuple[ExceptionRecord, bool]:
+    """Inside ``session``: count another sighting of the open exception, or open one."""
+    subject = note.subject or note.return_id or payload_subject(note.payload)
+    print_ = fingerprint(merchant, note.reason, subject)
+    row = session.scalars(
+        select(ExceptionRecord).where(ExceptionRecord.open_fingerprint == print_).with_for_update()
+    ).first()
+    if row is not None:
+        row.occurrences += 1
+        row.last_seen_at = utcnow()
+        return row, False
+    row = ExceptionRecord(
+        merchant=merchant,
+        reason=note.reason,
+        message=note.message,
+        payload=note.payload,
+        return_id=note.return_id,
+        stage=note.stage,
+        source=note.source,
+        subject=subject,
+        fingerprint=print_,
+        open_fingerprint=print_,
+        status="open",
+        occurrences=1,
+    )
+    session.add(row)
+    session.flush()  # a second note with the same fingerprint in this batch must find it
+    return row, True
 
 
 class ReviewMixin(Store):
@@ -49,40 +96,23 @@ class ReviewMixin(Store):
         The subject is ``subject``, else ``return_id``, else a digest of ``payload``.
         Returns ``(row, created)``.
         """
-        if not reason:
+        note = ExceptionNote(reason, message, payload, return_id, stage, source, subject)
+        return self.record_exceptions(merchant, [note])[0]
+
+    def record_exceptions(
+        self, merchant: str, notes: Sequence[ExceptionNote], links: Sequence[LinkChange] = ()
+    ) -> list[tuple[ExceptionRecord, bool]]:
+        """:meth:`raise_exception` for a batch, with link changes, in one transaction."""
+        if not all(n.reason for n in notes):
             raise ValueError("reason is required")
-        subject = subject or return_id or payload_subject(payload)
-        print_ = fingerprint(merchant, reason, subject)
 
-        def attempt() -> tuple[ExceptionRecord, bool]:
+        def attempt() -> list[tuple[ExceptionRecord, bool]]:
             with self._write() as session:
-                row = session.scalars(
-                    select(ExceptionRecord)
-                    .where(ExceptionRecord.open_fingerprint == print_)
-                    .with_for_update()
-                ).first()
-                if row is not None:
-                    row.occurrences += 1
-                    row.last_seen_at = utcnow()
-                    return row, False
-                row = ExceptionRecord(
-                    merchant=merchant,
-                    reason=reason,
-                    message=message,
-                    payload=payload,
-                    return_id=return_id,
-                    stage=stage,
-                    source=source,
-                    subject=subject,
-                    fingerprint=print_,
-                    open_fingerprint=print_,
-                    status="open",
-                    occurrences=1,
-                )
-                session.add(row)
-                return row, True
+                rows = [_open_or_count(session, merchant, n) for n in notes]
+                apply_link_changes(session, merchant, links)
+                return rows
 
-        return self._retry_race(attempt)
+        return self._retry_race(attempt) if (notes or links) else []
 
     def list_exceptions(
         self, merchant: str | None = None, status: ExceptionStatus | None = "open"

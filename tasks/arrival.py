@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from clients.ams import AmsClient, Rma
@@ -19,6 +20,8 @@ from tasks.outcomes import ReturnOutcome
 logger = logging.getLogger(__name__)
 
 AMS_ID_BATCH = 30
+AMS_READ_CONCURRENCY = 4
+"""GETs of 30 RMAs in flight at once while polling (the client is thread-safe)."""
 CREATED_AT_SLACK = timedelta(minutes=10)
 """Clock skew allowed between the ledger and AMS when listing by created date."""
 _STAGE_RANK = {
@@ -38,11 +41,10 @@ def fetch_open_rmas(
 ) -> tuple[list[Rma], list[str]]:
     """Fresh AMS records for every link the poll still watches; also cids AMS no longer knows."""
     links = ledger.links_in_stage(merchant.name, stages.OPEN_STAGES)
-    with_id = [lk for lk in links if lk.ams_uuid]
-    rmas: list[Rma] = []
-    for start in range(0, len(with_id), AMS_ID_BATCH):
-        chunk = with_id[start : start + AMS_ID_BATCH]
-        rmas.extend(ams.get_rmas_by_id([lk.ams_uuid or "" for lk in chunk]))
+    uuids = [lk.ams_uuid for lk in links if lk.ams_uuid]
+    chunks = [uuids[i : i + AMS_ID_BATCH] for i in range(0, len(uuids), AMS_ID_BATCH)]
+    with ThreadPoolExecutor(max_workers=AMS_READ_CONCURRENCY) as pool:
+        rmas = [rma for page in pool.map(ams.get_rmas_by_id, chunks) for rma in page]
     unresolved = {lk.customer_identifier: lk for lk in links if not lk.ams_uuid}
     if unresolved:
         # Intake links RMAs by identifier only (AMS answers no id on create): list the RMAs

@@ -8,13 +8,15 @@ POST; and the sandbox/real API refusing a second refund (409), which is read bac
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from clients.ams import AmsClient, Rma
-from clients.returnly import Return, ReturnlyClient, ReturnlyConflictError
+from clients.returnly import Refund, Return, ReturnlyClient, ReturnlyConflictError
 from core.mapping import customer_identifier_for
 from core.merchant import MerchantConfig
 from core.refunds import RefundDecision, decide_refund
-from ledger import Ledger, Link, StageNote
+from ledger import Ledger, Link, LinkChange, RefundClaim, RefundDone, StageNote
 from tasks import stages
 from tasks.outcomes import ReturnOutcome
 
@@ -87,22 +89,26 @@ def _settle_existing(
     return ReturnOutcome.of(merchant, ret.id, "already_done", "Returnly already shows a refund")
 
 
-def complete_return(
+class _Cleared(NamedTuple):
+    """A return that passed every check and is about to be refunded."""
+
+    link: Link
+    ret: Return
+    decision: RefundDecision
+
+
+def _assess(
     merchant: MerchantConfig,
     return_id: str,
+    link: Link | None,
+    rma: Rma | None,
     *,
     ledger: Ledger,
     returnly: ReturnlyClient,
     ams: AmsClient,
-    dry_run: bool = False,
-    rma: Rma | None = None,
-) -> ReturnOutcome:
-    """Refund what AMS received for one return, under the merchant's policy, exactly once.
-
-    ``rma`` is the AMS record when the caller has just read it (the arrival poll); otherwise
-    it is read here. The Returnly return is always re-read right before deciding.
-    """
-    link = ledger.get_link(merchant.name, return_id=return_id)
+    dry_run: bool,
+) -> ReturnOutcome | _Cleared:
+    """Everything before the refund: the outcome when the return stops here, else cleared."""
     if link is None:
         return ReturnOutcome.of(merchant, return_id, "skipped", "no RMA linked to this return")
     if link.stage in (stages.REFUNDED, stages.CANCELLED):
@@ -131,29 +137,135 @@ def complete_return(
     if dry_run:
         amount = decision.expected_refund_amount
         return ReturnOutcome.of(merchant, return_id, "planned", f"would refund {amount}")
-    key = decision.refund_key
-    lines = [ln.model_dump(mode="json") for ln in decision.lines]
-    attempt, _created = ledger.begin_refund(merchant.name, return_id, key, lines)
-    if attempt.status in ("succeeded", "already_refunded"):
-        return ReturnOutcome.of(merchant, return_id, "already_done", f"refund {attempt.refund_id}")
-    try:
-        refund = returnly.create_refund(decision.to_refund_create(ret), idempotency_key=key)
-    except ReturnlyConflictError:
-        return _settle_existing(ledger, merchant, returnly.get_return(return_id), decision)
-    ledger.complete_refund(key, refund.id, refund.refund_amount)
+    return _Cleared(link, ret, decision)
+
+
+def _refunded(item: _Cleared, refund: Refund) -> RefundDone:
+    """The ledger record of a refund just made: the attempt done, the link moved on."""
+    decision, key = item.decision, item.decision.refund_key or ""
     stage = stages.PARTIALLY_REFUNDED if decision.open_units or decision.held else stages.REFUNDED
-    ledger.upsert_link(
-        merchant.name,
-        return_id,
-        link.customer_identifier,
+    note = {"refund_id": refund.id, "amount": str(refund.refund_amount), "key": key}
+    link = LinkChange(
+        item.ret.id,
+        item.link.customer_identifier,
         stage=stage,
-        history=StageNote(
-            "completion",
-            "refunded",
-            {"refund_id": refund.id, "amount": str(refund.refund_amount), "key": key},
-        ),
+        history=StageNote("completion", "refunded", note),
     )
-    logger.info("return %s refunded: %s (%s)", return_id, refund.refund_amount, refund.id)
-    return ReturnOutcome.of(
-        merchant, return_id, "refunded", f"{refund.refund_amount} ({refund.id})"
+    return RefundDone(key, refund.id, refund.refund_amount, link=link)
+
+
+def _refund_cleared(
+    merchant: MerchantConfig,
+    cleared: Sequence[_Cleared],
+    *,
+    ledger: Ledger,
+    returnly: ReturnlyClient,
+) -> dict[str, ReturnOutcome]:
+    """Claim every refund in one transaction, post each, record the results in one more.
+
+    Refunds already posted are recorded even when a later one fails (``finally``), so a
+    retry of the batch finds them done instead of re-reading them as someone else's.
+    """
+    claims = ledger.begin_refunds(
+        merchant.name,
+        [
+            RefundClaim(c.ret.id, c.decision.refund_key or "", _wire_lines(c.decision))
+            for c in cleared
+        ],
     )
+    outcomes: dict[str, ReturnOutcome] = {}
+    done: list[RefundDone] = []
+    try:
+        for item, (attempt, _created) in zip(cleared, claims, strict=True):
+            rid = item.ret.id
+            if attempt.status in ("succeeded", "already_refunded"):
+                outcomes[rid] = ReturnOutcome.of(
+                    merchant, rid, "already_done", f"refund {attempt.refund_id}"
+                )
+                continue
+            key = item.decision.refund_key or ""
+            try:
+                refund = returnly.create_refund(
+                    item.decision.to_refund_create(item.ret), idempotency_key=key
+                )
+            except ReturnlyConflictError:
+                outcomes[rid] = _settle_existing(
+                    ledger, merchant, returnly.get_return(rid), item.decision
+                )
+                continue
+            done.append(_refunded(item, refund))
+            logger.info("return %s refunded: %s (%s)", rid, refund.refund_amount, refund.id)
+            outcomes[rid] = ReturnOutcome.of(
+                merchant, rid, "refunded", f"{refund.refund_amount} ({refund.id})"
+            )
+    finally:
+        ledger.finish_refunds(merchant.name, done)
+    return outcomes
+
+
+def _wire_lines(decision: RefundDecision) -> list[dict[str, Any]]:
+    return [ln.model_dump(mode="json") for ln in decision.lines]
+
+
+def complete_returns(
+    merchant: MerchantConfig,
+    return_ids: Sequence[str],
+    *,
+    ledger: Ledger,
+    returnly: ReturnlyClient,
+    ams: AmsClient,
+    dry_run: bool = False,
+    rmas: Sequence[Rma] = (),
+) -> list[ReturnOutcome]:
+    """Refund what AMS received for a batch of returns, per the merchant's policy, exactly once.
+
+    ``rmas`` are AMS records the caller has just read (the arrival poll); others are read
+    here. Each Returnly return is always re-read right before deciding. The ledger is read
+    once and written in two transactions for the batch's refunds (claims, then results).
+    """
+    wanted = list(dict.fromkeys(return_ids))
+    links = {lk.return_id: lk for lk in ledger.links_for(merchant.name, return_ids=wanted)}
+    by_cid = {r.customer_identifier: r for r in rmas}
+    outcomes: dict[str, ReturnOutcome] = {}
+    cleared: list[_Cleared] = []
+    for rid in wanted:
+        rma = by_cid.get(customer_identifier_for(rid))
+        checked = _assess(
+            merchant,
+            rid,
+            links.get(rid),
+            rma,
+            ledger=ledger,
+            returnly=returnly,
+            ams=ams,
+            dry_run=dry_run,
+        )
+        if isinstance(checked, ReturnOutcome):
+            outcomes[rid] = checked
+        else:
+            cleared.append(checked)
+    if cleared:
+        outcomes.update(_refund_cleared(merchant, cleared, ledger=ledger, returnly=returnly))
+    return [outcomes[rid] for rid in return_ids]
+
+
+def complete_return(
+    merchant: MerchantConfig,
+    return_id: str,
+    *,
+    ledger: Ledger,
+    returnly: ReturnlyClient,
+    ams: AmsClient,
+    dry_run: bool = False,
+    rma: Rma | None = None,
+) -> ReturnOutcome:
+    """:func:`complete_returns` for one return (webhooks, replays, healing)."""
+    return complete_returns(
+        merchant,
+        [return_id],
+        ledger=ledger,
+        returnly=returnly,
+        ams=ams,
+        dry_run=dry_run,
+        rmas=[rma] if rma else [],
+    )[0]

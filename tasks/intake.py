@@ -13,53 +13,65 @@ from clients.ams import AmsClient, RmaCreate
 from clients.returnly import CANCELED_STATUSES, Return
 from core.mapping import customer_identifier_for, map_return_to_rma
 from core.merchant import MerchantConfig
-from ledger import Ledger, Link, LinkChange, StageNote
+from ledger import ExceptionNote, Ledger, Link, LinkChange, StageNote
 from tasks import stages
 from tasks.outcomes import ReturnOutcome
 
 logger = logging.getLogger(__name__)
 
+AMS_BATCH = 30
+"""Records per AMS write (its documented maximum)."""
 INTAKE_STATUSES = frozenset({"authorized", "in_transit", "delivered"})
 """Returns that need an RMA (a lost webhook can leave one in transit without it)."""
 
 
-def _hold(
-    ledger: Ledger,
-    merchant: MerchantConfig,
-    ret: Return,
-    reason: str,
-    message: str,
-    payload: dict[str, object],
-    stage: str = stages.INTAKE_EXCEPTION,
-) -> ReturnOutcome:
-    """Record an exception a person must look at, and put the return's link in ``stage``."""
-    cid = customer_identifier_for(ret.id)
-    ledger.raise_exception(
-        merchant.name, reason, message, payload, return_id=ret.id, stage="intake", source="bridge"
-    )
-    ledger.upsert_link(
-        merchant.name,
-        ret.id,
-        cid,
-        rma_number=ret.rma,
-        stage=stage,
-        history=StageNote("intake", "exception", {"reason": reason}),
-    )
-    logger.warning("return %s held: %s", ret.id, message)
-    return ReturnOutcome.of(merchant, ret.id, "exception", f"{reason}: {message}")
+class _Holds:
+    """Exceptions found in a batch, written with their link changes in one transaction."""
+
+    def __init__(self, merchant: MerchantConfig) -> None:
+        self.merchant = merchant
+        self.notes: list[ExceptionNote] = []
+        self.links: list[LinkChange] = []
+
+    def hold(
+        self,
+        ret: Return,
+        reason: str,
+        message: str,
+        payload: dict[str, object],
+        stage: str = stages.INTAKE_EXCEPTION,
+    ) -> ReturnOutcome:
+        """An exception a person must look at; the return's link goes to ``stage``."""
+        self.notes.append(
+            ExceptionNote(reason, message, payload, ret.id, stage="intake", source="bridge")
+        )
+        self.links.append(
+            LinkChange(
+                ret.id,
+                customer_identifier_for(ret.id),
+                rma_number=ret.rma,
+                stage=stage,
+                history=StageNote("intake", "exception", {"reason": reason}),
+            )
+        )
+        logger.warning("return %s held: %s", ret.id, message)
+        return ReturnOutcome.of(self.merchant, ret.id, "exception", f"{reason}: {message}")
+
+    def write(self, ledger: Ledger) -> None:
+        """Record everything held so far (and forget it, so a second write adds nothing)."""
+        ledger.record_exceptions(self.merchant.name, self.notes, self.links)
+        self.notes, self.links = [], []
 
 
 def _triage(
-    ledger: Ledger, merchant: MerchantConfig, ret: Return, link: Link | None
+    holds: _Holds, merchant: MerchantConfig, ret: Return, link: Link | None
 ) -> ReturnOutcome | RmaCreate | None:
     """Decide what intake does with one return: an outcome now, an RMA to create, or cancel."""
     if ret.status in CANCELED_STATUSES:
         return None
     if ret.status not in INTAKE_STATUSES:
         if not ret.is_actionable:
-            return _hold(
-                ledger,
-                merchant,
+            return holds.hold(
                 ret,
                 "unknown_return_status",
                 f"Returnly status {ret.status!r} is not one the bridge acts on",
@@ -73,7 +85,7 @@ def _triage(
         issues = [i.model_dump(mode="json") for i in mapped.issues]
         codes = ",".join(sorted({i.code.value for i in mapped.issues}))
         text = "; ".join(i.message for i in mapped.issues)
-        return _hold(ledger, merchant, ret, f"mapping:{codes}", text, {"issues": issues})
+        return holds.hold(ret, f"mapping:{codes}", text, {"issues": issues})
     return mapped.rma
 
 
@@ -86,11 +98,27 @@ def intake_returns(
     dry_run: bool = False,
 ) -> list[ReturnOutcome]:
     """Create the RMAs these returns still need (one batched POST per 30); cancel cancelled ones."""
+    holds = _Holds(merchant)
+    try:
+        return _intake_batch(merchant, returns, holds, ledger=ledger, ams=ams, dry_run=dry_run)
+    finally:
+        holds.write(ledger)  # also when AMS failed: what was found so far is not lost
+
+
+def _intake_batch(
+    merchant: MerchantConfig,
+    returns: Sequence[Return],
+    holds: _Holds,
+    *,
+    ledger: Ledger,
+    ams: AmsClient,
+    dry_run: bool,
+) -> list[ReturnOutcome]:
     outcomes: list[ReturnOutcome] = []
     to_create: list[tuple[Return, RmaCreate]] = []
     known = {lk.return_id: lk for lk in ledger.links_for(merchant.name, return_ids=ids(returns))}
     for ret in returns:
-        decided = _triage(ledger, merchant, ret, known.get(ret.id))
+        decided = _triage(holds, merchant, ret, known.get(ret.id))
         if decided is None:
             outcomes.append(cancel_return(merchant, ret, ledger=ledger, ams=ams, dry_run=dry_run))
         elif isinstance(decided, ReturnOutcome):
@@ -106,13 +134,29 @@ def intake_returns(
             )
             for r, rma in to_create
         ]
-    result = ams.create_rmas([rma for _, rma in to_create])
-    records = result.by_identifier()
-    created: list[LinkChange] = []
-    for ret, rma in to_create:
+    for start in range(0, len(to_create), AMS_BATCH):
+        # One POST per 30; links are collected as they come and written by intake_returns
+        # even when a later POST fails, so the RMAs already created are never forgotten.
+        chunk = to_create[start : start + AMS_BATCH]
+        outcomes += _record_created(merchant, chunk, holds, ledger=ledger, ams=ams)
+    return outcomes
+
+
+def _record_created(
+    merchant: MerchantConfig,
+    chunk: Sequence[tuple[Return, RmaCreate]],
+    holds: _Holds,
+    *,
+    ledger: Ledger,
+    ams: AmsClient,
+) -> list[ReturnOutcome]:
+    """POST one batch of RMAs and sort each record: created, already there, or refused."""
+    records = ams.create_rmas([rma for _, rma in chunk]).by_identifier()
+    outcomes: list[ReturnOutcome] = []
+    for ret, rma in chunk:
         record = records.get(rma.customer_identifier)
         if record is not None and record.ok:
-            created.append(
+            holds.links.append(
                 LinkChange(
                     ret.id,
                     rma.customer_identifier,
@@ -124,13 +168,11 @@ def intake_returns(
             )
             outcomes.append(ReturnOutcome.of(merchant, ret.id, "created"))
         elif record is not None and record.is_duplicate_identifier:
-            outcomes.append(_adopt_existing(merchant, ret, ledger=ledger, ams=ams))
+            outcomes.append(_adopt_existing(merchant, ret, holds, ledger=ledger, ams=ams))
         else:
             message = record.summary() if record else "AMS returned no result for this record"
             outcomes.append(
-                _hold(
-                    ledger,
-                    merchant,
+                holds.hold(
                     ret,
                     "ams_rejected",
                     message,
@@ -140,7 +182,6 @@ def intake_returns(
                     },
                 )
             )
-    ledger.upsert_links(merchant.name, created)  # one transaction for the whole batch
     return outcomes
 
 
@@ -150,15 +191,13 @@ def ids(returns: Sequence[Return]) -> list[str]:
 
 
 def _adopt_existing(
-    merchant: MerchantConfig, ret: Return, *, ledger: Ledger, ams: AmsClient
+    merchant: MerchantConfig, ret: Return, holds: _Holds, *, ledger: Ledger, ams: AmsClient
 ) -> ReturnOutcome:
     """AMS says the identifier exists: read it back and record it as already done."""
     cid = customer_identifier_for(ret.id)
     existing = ams.get_rma_by_cid(cid)
     if existing is None or existing.is_deleted:
-        return _hold(
-            ledger,
-            merchant,
+        return holds.hold(
             ret,
             "ams_duplicate_unreadable",
             f"AMS refused {cid} as a duplicate but no live RMA could be read back",
@@ -193,7 +232,7 @@ def cancel_return(
         ledger.record_stage(merchant.name, ret.id, "cancellation", "no_rma")
         return ReturnOutcome.of(merchant, ret.id, "cancelled", "no live RMA in AMS")
     if (rma.status or "").lower() != "open":
-        return _hold(
+        return _hold_now(
             ledger,
             merchant,
             ret,
@@ -207,7 +246,7 @@ def cancel_return(
     result = ams.delete_rmas([cid])
     record = result.by_identifier().get(cid)
     if record is None or not record.ok:
-        return _hold(
+        return _hold_now(
             ledger,
             merchant,
             ret,
@@ -227,3 +266,19 @@ def cancel_return(
         history=StageNote("cancellation", "deleted", {"ams_id": rma.id}),
     )
     return ReturnOutcome.of(merchant, ret.id, "cancelled", "RMA deleted in AMS")
+
+
+def _hold_now(
+    ledger: Ledger,
+    merchant: MerchantConfig,
+    ret: Return,
+    reason: str,
+    message: str,
+    payload: dict[str, object],
+    stage: str,
+) -> ReturnOutcome:
+    """A single-return exception, written at once."""
+    holds = _Holds(merchant)
+    outcome = holds.hold(ret, reason, message, payload, stage=stage)
+    holds.write(ledger)
+    return outcome

@@ -13,10 +13,9 @@ from prefect.cache_policies import NONE
 
 from clients.ams import Rma
 from clients.returnly import Return
-from core.mapping import customer_identifier_for
 from tasks import stages
 from tasks.arrival import fetch_open_rmas, record_rmas
-from tasks.completion import complete_return
+from tasks.completion import complete_return, complete_returns
 from tasks.inbox import process_inbox_message
 from tasks.intake import intake_returns
 from tasks.outcomes import ReturnOutcome
@@ -166,20 +165,15 @@ def refund_returns(
 ) -> list[ReturnOutcome]:
     """Refund a batch of received returns; per-return outcomes (a retry redoes only the rest)."""
     config = load_merchant(merchant)
-    ledger, returnly, ams = get_ledger(), returnly_client(config), ams_client(config)
-    by_cid = {r.customer_identifier: r for r in rmas or []}
-    return [
-        complete_return(
-            config,
-            rid,
-            ledger=ledger,
-            returnly=returnly,
-            ams=ams,
-            dry_run=dry_run,
-            rma=by_cid.get(customer_identifier_for(rid)),
-        )
-        for rid in return_ids
-    ]
+    return complete_returns(
+        config,
+        return_ids,
+        ledger=get_ledger(),
+        returnly=returnly_client(config),
+        ams=ams_client(config),
+        dry_run=dry_run,
+        rmas=rmas or [],
+    )
 
 
 @task(name="received-returns", tags=["ledger"], cache_policy=NONE)

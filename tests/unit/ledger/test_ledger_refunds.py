@@ -6,7 +6,15 @@ from decimal import Decimal
 
 import pytest
 
-from ledger import Ledger, LedgerConflictError, LedgerNotFoundError
+from ledger import (
+    Ledger,
+    LedgerConflictError,
+    LedgerNotFoundError,
+    LinkChange,
+    RefundClaim,
+    RefundDone,
+    StageNote,
+)
 
 LINES = [{"line_id": "l1", "sku": "TEE-BLACK-M", "quantity": 2}]
 
@@ -79,3 +87,60 @@ def test_refunds_for_return(ledger: Ledger) -> None:
     ledger.begin_refund("m", "r2", "key-3", LINES)
     assert [r.key for r in ledger.refunds_for_return("m", "r1")] == ["key-1", "key-2"]
     assert ledger.refunds_for_return("other", "r1") == []
+
+
+def test_begin_refunds_batch_keeps_order_and_flags_new_claims(ledger: Ledger) -> None:
+    ledger.begin_refund("m", "r2", "key-2", LINES)
+    claims = [RefundClaim(f"r{i}", f"key-{i}", LINES) for i in (1, 2, 3)]
+    results = ledger.begin_refunds("m", claims)
+    assert [(row.key, created) for row, created in results] == [
+        ("key-1", True),
+        ("key-2", False),
+        ("key-3", True),
+    ]
+    assert {row.status for row, _ in results} == {"pending"}
+
+
+def test_begin_refunds_refuses_a_key_of_another_return_and_saves_nothing(ledger: Ledger) -> None:
+    ledger.begin_refund("m", "r1", "key-1", LINES)
+    with pytest.raises(LedgerConflictError):
+        ledger.begin_refunds(
+            "m", [RefundClaim("r5", "key-5", LINES), RefundClaim("r2", "key-1", [])]
+        )
+    assert ledger.get_refund("key-5") is None
+
+
+def test_begin_refunds_refuses_an_empty_key(ledger: Ledger) -> None:
+    with pytest.raises(ValueError, match="key"):
+        ledger.begin_refunds("m", [RefundClaim("r1", "", LINES)])
+
+
+def test_finish_refunds_records_refunds_and_links_in_one_go(ledger: Ledger) -> None:
+    ledger.begin_refunds("m", [RefundClaim("r1", "key-1", LINES), RefundClaim("r2", "key-2", [])])
+    link = LinkChange("r1", "cust-r1", stage="refunded", history=StageNote("completion", "ok"))
+    rows = ledger.finish_refunds(
+        "m", [RefundDone("key-1", "rf-1", "3.50", link=link), RefundDone("key-2", "rf-2", 1)]
+    )
+    assert [(r.key, r.status, r.refund_id) for r in rows] == [
+        ("key-1", "succeeded", "rf-1"),
+        ("key-2", "succeeded", "rf-2"),
+    ]
+    stored = ledger.get_link("m", return_id="r1")
+    assert stored is not None and stored.stage == "refunded"
+    assert [(h.stage, h.outcome) for h in ledger.history("m", "r1")] == [("completion", "ok")]
+    assert ledger.get_link("m", return_id="r2") is None
+
+
+def test_finish_refunds_conflict_is_raised_after_the_others_are_saved(ledger: Ledger) -> None:
+    ledger.begin_refunds("m", [RefundClaim("r1", "key-1", LINES), RefundClaim("r2", "key-2", [])])
+    ledger.complete_refund("key-1", "rf-1", "1")
+    link = LinkChange("r1", "cust-r1", stage="refunded")
+    with pytest.raises(LedgerConflictError, match="key-1"):
+        ledger.finish_refunds(
+            "m", [RefundDone("key-1", "rf-other", "1", link=link), RefundDone("key-2", "rf-2", 2)]
+        )
+    done = ledger.get_refund("key-2")
+    assert done is not None and done.refund_id == "rf-2"
+    first = ledger.get_refund("key-1")
+    assert first is not None and first.refund_id == "rf-1"
+    assert ledger.get_link("m", return_id="r1") is None  # the conflicting change is not applied

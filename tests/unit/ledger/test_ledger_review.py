@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from ledger import Ledger, LedgerConflictError, LedgerNotFoundError
+from ledger import (
+    ExceptionNote,
+    Ledger,
+    LedgerConflictError,
+    LedgerNotFoundError,
+    LinkChange,
+    StageNote,
+)
 
 
 def test_raise_exception_dedupes_while_open(ledger: Ledger) -> None:
@@ -77,3 +84,37 @@ def test_resolve_exception_unknown_or_bad_status(ledger: Ledger) -> None:
     row, _ = ledger.raise_exception("m", "qty_short", "x", {}, return_id="r1")
     with pytest.raises(ValueError):
         ledger.resolve_exception(row.id, "open")  # type: ignore[arg-type]
+
+
+def test_record_exceptions_batch_with_links_in_one_transaction(ledger: Ledger) -> None:
+    notes = [
+        ExceptionNote("mapping:no_sku", "line has no SKU", {"i": 1}, return_id="r1"),
+        ExceptionNote("mapping:no_sku", "line has no SKU", {"i": 1}, return_id="r1"),
+        ExceptionNote("ams_rejected", "bad zip", {"i": 2}, return_id="r2"),
+    ]
+    links = [
+        LinkChange("r1", "cust-r1", stage="intake_exception", history=StageNote("intake", "x")),
+        LinkChange("r2", "cust-r2", stage="intake_exception"),
+    ]
+    results = ledger.record_exceptions("m", notes, links)
+    assert [created for _, created in results] == [True, False, True]
+    open_rows = ledger.list_exceptions("m")
+    assert [(e.reason, e.occurrences) for e in open_rows] == [
+        ("mapping:no_sku", 2),
+        ("ams_rejected", 1),
+    ]
+    assert {lk.return_id: lk.stage for lk in ledger.links_for("m", return_ids=["r1", "r2"])} == {
+        "r1": "intake_exception",
+        "r2": "intake_exception",
+    }
+
+
+def test_record_exceptions_rolls_back_everything_on_a_link_conflict(ledger: Ledger) -> None:
+    ledger.upsert_link("m", "r1", "cust-r1")
+    with pytest.raises(LedgerConflictError):
+        ledger.record_exceptions(
+            "m",
+            [ExceptionNote("x", "y", {}, return_id="r9")],
+            [LinkChange("r9", "cust-r1")],
+        )
+    assert ledger.list_exceptions("m") == []

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from clients.ams import AmsClient
-from clients.returnly import RefundCreate, RefundLineItemCreate, ReturnlyClient
+from clients.returnly import (
+    Refund,
+    RefundCreate,
+    RefundLineItemCreate,
+    ReturnlyClient,
+    ReturnlyServerError,
+)
 from core.mapping import customer_identifier_for
 from core.merchant import MerchantConfig
 from ledger import Ledger
 from tasks import stages
 from tasks.arrival import fetch_open_rmas, received_return_ids, record_rmas
-from tasks.completion import complete_return
+from tasks.completion import complete_return, complete_returns
 from tasks.intake import intake_returns
 from tests.support.stack import Stack
 
@@ -153,3 +161,38 @@ def test_crash_after_refund_post_is_recorded_not_repeated(
     assert outcome.outcome == "already_done"
     assert stack.refund_count(rid) == 1
     assert ledger.get_refund("rfd-crashed").status == "already_refunded"  # type: ignore[union-attr]
+
+
+def test_batch_records_refunds_made_before_a_later_one_fails(
+    stack: Stack,
+    merchant: MerchantConfig,
+    returnly: ReturnlyClient,
+    ams: AmsClient,
+    ledger: Ledger,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch that dies on its second refund still records the first: a retry skips it."""
+    rids = [_intake(stack, merchant, returnly, ams, ledger) for _ in range(3)]
+    for rid in rids:
+        ams.trigger_rma_event(customer_identifier_for(rid), "receiveFull")
+    assert sorted(_arrive(merchant, ams, ledger)) == sorted(rids)
+    real_create = returnly.create_refund
+    calls: list[str] = []
+
+    def second_fails(refund: RefundCreate, *, idempotency_key: str) -> Refund:
+        calls.append(idempotency_key)
+        if len(calls) == 2:
+            raise ReturnlyServerError("boom", status_code=503, method="POST", path="/refunds")
+        return real_create(refund, idempotency_key=idempotency_key)
+
+    monkeypatch.setattr(returnly, "create_refund", second_fails)
+    with pytest.raises(ReturnlyServerError):
+        complete_returns(merchant, rids, ledger=ledger, returnly=returnly, ams=ams)
+    first = ledger.refunds_for_return(merchant.name, rids[0])
+    assert [a.status for a in first] == ["succeeded"]
+    assert ledger.get_link(merchant.name, return_id=rids[0]).stage == stages.REFUNDED  # type: ignore[union-attr]
+    assert [a.status for a in ledger.refunds_for_return(merchant.name, rids[1])] == ["pending"]
+    monkeypatch.setattr(returnly, "create_refund", real_create)
+    again = complete_returns(merchant, rids, ledger=ledger, returnly=returnly, ams=ams)
+    assert [o.outcome for o in again] == ["already_done", "refunded", "refunded"]
+    assert [stack.refund_count(rid) for rid in rids] == [1, 1, 1]
