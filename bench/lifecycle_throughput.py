@@ -11,7 +11,10 @@ serving) and make the same API calls at the same concurrency:
 The bridge additionally keeps its ledger (SQLite), runs Prefect tasks against a local Prefect
 server (SQLite) and publishes artifacts: that overhead is what the ratio measures.
 
-    .venv/bin/python -P bench/lifecycle_throughput.py [--returns 5000] [--concurrency 4]
+    .venv/bin/python -P bench/lifecycle_throughput.py [--returns 5000] [--repeat 3]
+
+Rounds alternate the two sides on the same sandboxes and Prefect server (a fresh ledger each
+round); the figures printed are medians, and the ratio is bridge / baseline.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -167,11 +171,16 @@ def bridge(ams: str) -> dict[str, float]:
     return timings
 
 
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--returns", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds, alternating the two sides")
     parser.add_argument("--workdir", type=Path, default=Path("var/bench-throughput"))
     args = parser.parse_args()
     shutil.rmtree(args.workdir, ignore_errors=True)
@@ -184,6 +193,8 @@ def main() -> None:
         args.workdir / "sandbox.log",
     )
     returnly, ams = f"http://127.0.0.1:{rport}", f"http://127.0.0.1:{aport}"
+    bases: list[dict[str, float]] = []
+    ours: list[dict[str, float]] = []
     try:
         for _ in range(100):
             try:
@@ -196,31 +207,47 @@ def main() -> None:
             {
                 "BRIDGE_RETURNLY_BASE_URL": returnly,
                 "BRIDGE_AMS_BASE_URL": ams,
-                "BRIDGE_LEDGER_URL": f"sqlite:///{args.workdir / 'ledger.db'}",
                 "BRIDGE_AMS_REFUND_STATUSES": '["available", "qc"]',
                 "PREFECT_LOGGING_LEVEL": "WARNING",
             }
         )
-        prepare(returnly, ams, args.returns, args.seed)
-        base = asyncio.run(baseline(returnly, ams, args.concurrency))
-        prepare(returnly, ams, args.returns, args.seed)
         with local_prefect_server(args.workdir / "prefect") as api_url:
             os.environ.update(prefect_env(args.workdir / "prefect", api_url))
-            ours = bridge(ams)
+            from tasks.runtime import reset_runtime
+
+            for n in range(args.repeat):
+                prepare(returnly, ams, args.returns, args.seed)
+                bases.append(asyncio.run(baseline(returnly, ams, args.concurrency)))
+                prepare(returnly, ams, args.returns, args.seed)
+                ledger = args.workdir / f"ledger-{n}.db"
+                os.environ["BRIDGE_LEDGER_URL"] = f"sqlite:///{ledger}"
+                reset_runtime()  # a fresh ledger each round
+                ours.append(bridge(ams))
+                print(
+                    f"round {n + 1}: asyncio+httpx {_total(bases[-1]):.1f}s, "
+                    f"bridge {_total(ours[-1]):.1f}s",
+                    flush=True,
+                )
     finally:
         stop_process(sandboxes)
-    total_b = base["intake"] + base["arrival+completion"]
-    total_o = ours["intake"] + ours["arrival+completion"]
+    last = ours[-1]
     print(
-        f"{args.returns} returns seeded; {int(ours['created'])} RMAs created, "
-        f"{int(ours['refunded'])} refunded by the bridge (baseline: {int(base['rmas'])} RMAs)"
+        f"{args.returns} returns seeded; {int(last['created'])} RMAs created, "
+        f"{int(last['refunded'])} refunded by the bridge (baseline: {int(bases[-1]['rmas'])} RMAs)"
     )
+    print(f"medians of {args.repeat} alternating rounds")
     print(f"{'stage':<22}{'asyncio+httpx':>16}{'bridge':>12}{'ratio':>8}")
     for key in ("intake", "arrival+completion"):
-        print(f"{key:<22}{base[key]:>15.1f}s{ours[key]:>11.1f}s{ours[key] / base[key]:>8.2f}")
+        b, o = _median([r[key] for r in bases]), _median([r[key] for r in ours])
+        print(f"{key:<22}{b:>15.1f}s{o:>11.1f}s{o / b:>8.2f}")
+    total_b, total_o = _median([_total(r) for r in bases]), _median([_total(r) for r in ours])
     print(
         f"{'total':<22}{total_b:>15.1f}s{total_o:>11.1f}s{total_o / total_b:>8.2f}   target <= 2.0"
     )
+
+
+def _total(timings: dict[str, float]) -> float:
+    return timings["intake"] + timings["arrival+completion"]
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ INTAKE_POLL_STATUSES = frozenset(
     {"authorized", "in_transit", "delivered", "canceled_by_merchant", "cancelled"}
 )
 RETRIES = 2
+# Ledger-only tasks carry no tag: every tagged task run asks the Prefect server for tag
+# concurrency slots first (one API call each), and the ledger is not a system to throttle.
 RETRY_DELAYS: list[float] = [1.0, 5.0]
 
 
@@ -51,7 +53,7 @@ def poll_returns(merchant: str) -> tuple[list[Return], str | None]:
     return returns, newest.isoformat() if newest else None
 
 
-@task(name="advance-watermark", tags=["ledger"], cache_policy=NONE)
+@task(name="advance-watermark", cache_policy=NONE)
 def advance_watermark(merchant: str, value: str) -> str:
     """Move the intake watermark forward (never back)."""
     moved = get_ledger().advance_watermark(
@@ -176,7 +178,7 @@ def refund_returns(
     )
 
 
-@task(name="received-returns", tags=["ledger"], cache_policy=NONE)
+@task(name="received-returns", cache_policy=NONE)
 def received_returns(merchant: str) -> list[str]:
     """Returns whose RMA is received and not yet refunded or held."""
     return [lk.return_id for lk in get_ledger().links_in_stage(merchant, {stages.RECEIVED})]
