@@ -61,7 +61,13 @@ def _mark_done(row: RefundAttempt, done: RefundDone) -> bool:
     if done.status not in _DONE:
         raise ValueError(f"complete_refund status must be one of {_DONE}: {done.status!r}")
     if row.status in _DONE:
-        return row.refund_id == done.refund_id
+        if row.refund_id != done.refund_id:
+            return False
+        if done.status == "succeeded" and row.status == "already_refunded":
+            # A concurrent run saw our refund first and filed it as found; it was ours.
+            row.status = "succeeded"
+            row.updated_at = utcnow()
+        return True
     now = utcnow()
     row.status = done.status
     row.refund_id = done.refund_id

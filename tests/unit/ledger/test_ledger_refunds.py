@@ -144,3 +144,15 @@ def test_finish_refunds_conflict_is_raised_after_the_others_are_saved(ledger: Le
     first = ledger.get_refund("key-1")
     assert first is not None and first.refund_id == "rf-1"
     assert ledger.get_link("m", return_id="r1") is None  # the conflicting change is not applied
+
+
+def test_refund_found_by_a_concurrent_run_is_relabelled_when_its_poster_records_it(
+    ledger: Ledger,
+) -> None:
+    """Run A posts the refund; run B re-reads Returnly first and files it as already refunded."""
+    ledger.begin_refund("m", "r1", "key-1", LINES)
+    ledger.complete_refund("key-1", "rf-1", "5", status="already_refunded")  # run B
+    row = ledger.complete_refund("key-1", "rf-1", "5")  # run A, whose POST made rf-1
+    assert (row.status, row.refund_id) == ("succeeded", "rf-1")
+    again = ledger.complete_refund("key-1", "rf-1", "5", status="already_refunded")
+    assert again.status == "succeeded"  # never downgraded
