@@ -6,7 +6,7 @@ The raw loop does only what any client must: GET each page, follow ``links.next`
 (stdlib ``json``, as ``response.json()`` does). A second raw loop parses with pydantic-core's
 ``from_json``, as the client does, to show what the typed models alone cost.
 
-    .venv/bin/python -m bench.clients --returns 10000 --runs 5 --page-size 100
+    .venv/bin/python -P bench/returnly_listing.py --returns 10000 --runs 5 --page-size 100
 """
 
 from __future__ import annotations
