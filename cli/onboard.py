@@ -196,10 +196,16 @@ def deploy(
     ams_per_hour: float = typer.Option(1000.0, help="AMS requests per hour per merchant."),
     returnly_per_hour: float = typer.Option(3600.0, help="Returnly requests per hour."),
     burst: int = typer.Option(10, help="Requests allowed back to back."),
-    skip_deploy: bool = typer.Option(False, help="Only the pool, limits and block type."),
+    skip_deploy: bool = typer.Option(False, help="Only the pool, limits, block type, automation."),
     paused: bool = typer.Option(False, help="Deactivate every schedule (staging)."),
+    alert_block: str = typer.Option(
+        "",
+        envvar="BRIDGE_ALERT_BLOCK",
+        help="Notification block failed runs alert: <block-type-slug>/<name>.",
+    ),
 ) -> None:
-    """Create the work pool, rate limits and block type, then deploy all of prefect.yaml."""
+    """Create the work pool, rate limits, block type and alert automation, then deploy all
+    of prefect.yaml."""
     from deployments.deploy import RateLimits
     from deployments.deploy import deploy as run_deploy
 
@@ -209,7 +215,8 @@ def deploy(
             limits=RateLimits(ams_per_hour, returnly_per_hour, burst),
             skip_deploy=skip_deploy,
             paused=paused,
+            alert_block=alert_block or None,
         )
-    except RuntimeError as exc:  # no API URL, or `prefect deploy` failed (its output included)
+    except (RuntimeError, ValueError) as exc:  # no API URL, no such alert block, deploy failed
         raise _fail(str(exc), code=1) from None
     typer.echo("\n".join(report.lines()))

@@ -17,6 +17,8 @@ SANDBOX_AMS_TOKEN = "sandbox-ams-token"
 SANDBOX_CALLBACK_TOKEN = "sandbox-callback-token"
 SANDBOX_WEBHOOK_SECRET = "sandbox-webhook-secret"
 SANDBOX_ACCOUNT = "sandbox-merchant"
+MERCHANT_SOURCES = ("file", "settings", "blocks")
+"""Where merchants can come from (``BRIDGE_MERCHANT_SOURCES``, see :mod:`tasks.runtime`)."""
 _PLACEHOLDERS = {
     SANDBOX_RETURNLY_TOKEN,
     SANDBOX_AMS_TOKEN,
@@ -75,6 +77,29 @@ class LedgerSettings(BaseSettings):
         return self.url or f"sqlite:///{self.path}"
 
 
+class MerchantSourceSettings(BaseSettings):
+    """Where merchants come from (``BRIDGE_MERCHANT_SOURCES``, ``BRIDGE_MERCHANTS_FILE``)."""
+
+    model_config = _config("BRIDGE_")
+
+    merchant_sources: str = ""
+    """Comma list of ``file``, ``settings``, ``blocks``; empty: file (when set) or settings,
+    then blocks."""
+    merchants_file: str = ""
+    """A JSON list of merchant configurations (the ``file`` source)."""
+
+    def sources(self) -> list[str]:
+        """The sources in effect, in order; an unknown name is an error."""
+        raw = self.merchant_sources.strip()
+        if not raw:
+            return ["file" if self.merchants_file else "settings", "blocks"]
+        sources = [s.strip() for s in raw.split(",") if s.strip()]
+        unknown = sorted(set(sources) - set(MERCHANT_SOURCES))
+        if unknown:
+            raise ValueError(f"BRIDGE_MERCHANT_SOURCES: unknown source(s) {', '.join(unknown)}")
+        return sources
+
+
 class BridgeSettings(BaseSettings):
     """Everything, grouped by system (env prefix ``BRIDGE_``)."""
 
@@ -88,7 +113,12 @@ class BridgeSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_placeholders_in_production(self) -> BridgeSettings:
-        if self.mode != "production":
+        """The settings merchant must not run on the sandbox secrets in production.
+
+        Only checked when that merchant is in use: with merchants from blocks (or a file)
+        only, the secrets live there and these settings hold none.
+        """
+        if self.mode != "production" or "settings" not in MerchantSourceSettings().sources():
             return self
         named = {
             "BRIDGE_RETURNLY_API_TOKEN": self.returnly.api_token,
@@ -98,7 +128,10 @@ class BridgeSettings(BaseSettings):
         }
         bad = [k for k, v in named.items() if v.get_secret_value() in _PLACEHOLDERS]
         if bad:
-            raise ValueError(f"sandbox placeholder secrets in production mode: {', '.join(bad)}")
+            raise ValueError(
+                f"sandbox placeholder secrets in production mode: {', '.join(bad)} (set them, "
+                "or BRIDGE_MERCHANT_SOURCES=blocks when every merchant is a merchant-config block)"
+            )
         return self
 
 

@@ -1,10 +1,14 @@
 """``make demo``: the whole bridge on this machine, driven by webhooks, with a summary at the end.
 
-Starts a local Prefect server (SQLite), both sandboxes, the webhook receiver and a task worker;
-seeds returns, lets webhooks drive intake, drives the warehouse through the AMS DataFactory,
-lets completion refund, runs the polling flows once as the safety net, then prints a summary
-and the Prefect UI address. ``--no-wait`` (CI, scripts) exits when done instead of waiting
-for Ctrl-C.
+Starts a local Prefect server (SQLite), both sandboxes, the webhook receiver and a task worker,
+runs the operators' deploy step (``bridge deploy``: work pool, rate limits, block type, alert
+automation, every deployment of prefect.yaml, schedules active) and a process worker. Then it
+seeds returns, lets webhooks drive intake (task worker; the first webhook also goes out as a
+Prefect event, which starts ``intake/on-return-authorized`` through its trigger), drives the
+warehouse through the AMS DataFactory, lets completion refund, runs the polling deployments
+once as the safety net and the reconciliation (``run_deployment``), then prints a summary:
+every deployment run with how it was started, and the Prefect UI address. ``--no-wait`` (CI,
+scripts) exits when done instead of waiting for Ctrl-C.
 """
 
 from __future__ import annotations
@@ -19,11 +23,18 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
+from deployments.event_sampler import EventSampler
 from deployments.local_stack import LocalStack, local_stack
 from deployments.scenario import ScenarioReport
+from tasks.inbox import SOURCE_RETURNLY
 
 logger = logging.getLogger("demo")
+Result = dict[str, Any]
+EVENT_DEPLOYMENT = "intake/on-return-authorized"
+"""Started by the event of the first Returnly return.authorized webhook."""
+FAILED_STATES = {"Failed", "Crashed", "TimedOut"}
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -38,17 +49,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run_scenario(stack: LocalStack, args: argparse.Namespace) -> dict[str, object]:
-    """The story; returns what the summary prints."""
-    from deployments import scenario
-    from flows.arrival import arrival
-    from flows.intake import intake
+def run_scenario(stack: LocalStack, args: argparse.Namespace, sampler: EventSampler) -> Result:
+    """The story; returns what the summary prints. Raises DeploymentRunError on a bad run."""
+    from deployments import demo_runs, scenario
     from tasks.runtime import ams_client, get_ledger, load_merchant, returnly_client
 
     merchant = load_merchant(stack.merchant)
     returnly, ams, ledger = returnly_client(merchant), ams_client(merchant), get_ledger()
     report = scenario.ScenarioReport()
+    runs: list[demo_runs.DeploymentRun] = []
     scenario.subscribe(merchant, stack.receiver_url, returnly, ams)
+
+    def deployment(name: str) -> None:
+        """A deployment run, as the UI's Run button starts one; it must complete."""
+        runs.append(demo_runs.run_and_wait(name, {"merchant": merchant.name}, args.timeout))
+        logger.info("deployment %s", runs[-1].line())
 
     started = time.monotonic()
     report.seeded, authorized = scenario.seed_and_authorize(
@@ -75,7 +90,7 @@ def run_scenario(stack: LocalStack, args: argparse.Namespace) -> dict[str, objec
         return all(lk is not None and lk.stage == stages.CANCELLED for lk in done)
 
     scenario.wait_until("cancellations", cancels_settled, args.timeout)
-    intake(merchant=merchant.name)  # the poll: picks up anything a webhook missed
+    deployment("intake/intake-poll")  # the poll: picks up anything a webhook missed
 
     scenario.drive_warehouse(ledger, merchant.name, ams, report)
     scenario.cancel(stack.returnly_url, report.cancelled_after_shipping)
@@ -85,12 +100,16 @@ def run_scenario(stack: LocalStack, args: argparse.Namespace) -> dict[str, objec
         return counts.get("pending", 0) == 0 and counts.get("emitted", 0) == 0
 
     scenario.wait_until("callbacks to be processed", inbox_settled, args.timeout)
-    intake(merchant=merchant.name)  # cancellations after shipping become exceptions
-    arrival(merchant=merchant.name)  # the poll: safety net for lost callbacks
+    deployment("intake/intake-poll")  # cancellations after shipping become exceptions
+    deployment("arrival/arrival-poll")  # the poll: safety net for lost callbacks
+    if not sampler.sent:
+        raise demo_runs.DeploymentRunError("no webhook went out as a Prefect event")
+    runs.append(demo_runs.wait_event_run(EVENT_DEPLOYMENT, sampler.sent[0], args.timeout))
+    logger.info("deployment %s", runs[-1].line())
+    deployment("reconcile/reconcile-now")  # the nightly check, now: report in the UI
+    # Webhooks the polls caused (refunds, late cancellations) may still be in flight.
+    scenario.wait_until("late webhooks to be processed", inbox_settled, args.timeout)
     from deployments.verify import verify_final_state
-    from flows.reconcile import reconcile
-
-    recon = reconcile(merchant=merchant.name)  # the nightly check, now: report in the UI
 
     problems = verify_final_state(
         merchant.name,
@@ -100,19 +119,41 @@ def run_scenario(stack: LocalStack, args: argparse.Namespace) -> dict[str, objec
         returnly_admin_url=stack.returnly_url,
         cancelled_before_shipping=report.cancelled_before_shipping,
     )
+    every_run = demo_runs.runs_since(stack.started_at, runs)
+    problems += [
+        f"deployment run {r.flow_run_name} ({r.deployment}, {r.trigger}) ended {r.state}"
+        for r in every_run
+        if r.state in FAILED_STATES
+    ]
     return {
         "report": report,
         "counts": ledger.counts(merchant.name),
         "webhook_intake_s": webhook_intake_s,
         "problems": problems,
-        "drift": {"total": recon.total, "by_kind": recon.by_kind, "by_severity": recon.by_severity},
+        "drift": latest_drift(merchant.name),
+        "deployment_runs": every_run,
+        "deployments": demo_runs.deployments_overview(),
     }
 
 
-def print_summary(stack: LocalStack, result: dict[str, object]) -> None:
-    """A short table by stage and outcome, and where to look next."""
+def latest_drift(merchant: str) -> dict[str, object]:
+    """Drift counts of the newest reconciliation report (written by the reconcile run)."""
+    from core.settings import load_settings
+    from tasks.reconcile.report import COUNTS_FILE
+
+    found = sorted(
+        (load_settings().reports_dir / merchant).glob(f"*/{COUNTS_FILE}"),
+        key=lambda p: p.stat().st_mtime,
+    )
+    if not found:
+        raise FileNotFoundError(f"no reconciliation report for {merchant}")
+    data = json.loads(found[-1].read_text(encoding="utf-8"))
+    return {k: data[k] for k in ("total", "by_kind", "by_severity")}
+
+
+def print_summary(stack: LocalStack, result: Result) -> None:
+    """A short table by stage and outcome, the deployment runs, and where to look next."""
     counts = result["counts"]
-    assert isinstance(counts, dict)
     lines = ["", "=" * 64, "Returnly <-> AMS bridge: demo summary", "=" * 64]
     for title, key in (
         ("returns by stage", "links_by_stage"),
@@ -124,17 +165,26 @@ def print_summary(stack: LocalStack, result: dict[str, object]) -> None:
         for name, n in sorted(counts.get(key, {}).items(), key=lambda kv: (-kv[1], kv[0])):
             lines.append(f"  {name:<40} {n:>6}")
     report = result["report"]
-    lines.append(f"\nwarehouse events: {getattr(report, 'warehouse_events', {})}")
+    lines.append(f"\nwarehouse events: {report.warehouse_events}")
     lines.append(f"reconciliation (drift rows by kind): {result['drift']}")
-    lines.append(f"webhook-driven intake took {float(str(result['webhook_intake_s'])):.1f}s")
+    lines.append(f"webhook-driven intake took {result['webhook_intake_s']:.1f}s")
+    deployments = result["deployments"]
+    scheduled = sorted(n for n, d in deployments.items() if d["active_schedules"])
+    triggered = sorted(n for n, d in deployments.items() if d["event_trigger"])
+    lines.append(
+        f"\ndeployments: {len(deployments)}; schedules active: {', '.join(scheduled)}; "
+        f"event triggers: {', '.join(triggered)}"
+    )
+    lines.append("deployment runs (deployment, started by, state, flow run):")
+    lines += [f"  {run.line()}" for run in result["deployment_runs"]]
     problems = result["problems"]
-    assert isinstance(problems, list)
     lines.append(
         "\nconsistency check (Returnly vs AMS vs ledger): " + ("OK" if not problems else "")
     )
     lines += [f"  PROBLEM: {p}" for p in problems]
-    lines.append(f"\nPrefect UI: {stack.ui_url}  (runs, logs, artifacts)")
+    lines.append(f"\nPrefect UI: {stack.ui_url}  (deployments, runs, logs, artifacts)")
     lines.append(f"ledger:     {stack.workdir / 'ledger.db'}")
+    lines.append(f"logs:       {stack.workdir}/{{worker,task-worker,deploy}}.log")
     print("\n".join(lines), flush=True)  # noqa: T201 (the demo's output)
 
 
@@ -163,9 +213,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     for noisy in ("httpx", "prefect", "uvicorn"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    with local_stack(args.workdir) as stack:
+    sampler = EventSampler(SOURCE_RETURNLY, "return.authorized")
+    with local_stack(args.workdir, dispatch="task", deploy=True, also_dispatch=sampler) as stack:
+        for noisy in ("prefect", "prefect.tasks"):  # Prefect set its own levels on import
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        for line in stack.deploy_output:
+            logger.info("deploy step: %s", line)
         logger.info("Prefect UI at %s", stack.ui_url)
-        result = run_scenario(stack, args)
+        from deployments.demo_runs import DeploymentRunError
+
+        try:
+            result = run_scenario(stack, args, sampler)
+        except DeploymentRunError as exc:
+            print(f"\nDEMO FAILED: {exc}", flush=True)  # noqa: T201
+            print(f"worker log: {stack.workdir / 'worker.log'}", flush=True)  # noqa: T201
+            if not args.no_wait:
+                wait_for_interrupt()
+            return 1
         print_summary(stack, result)
         if args.summary_json:
             write_summary(args.summary_json, result)
@@ -174,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if result["problems"] else 0
 
 
-def write_summary(path: Path, result: dict[str, object]) -> None:
+def write_summary(path: Path, result: Result) -> None:
     """The summary as JSON, for scripts and the end-to-end test."""
     report = result["report"]
     assert isinstance(report, ScenarioReport)
@@ -184,6 +248,8 @@ def write_summary(path: Path, result: dict[str, object]) -> None:
         "webhook_intake_s": result["webhook_intake_s"],
         "drift": result["drift"],
         "report": dataclasses.asdict(report),
+        "deployments": result["deployments"],
+        "deployment_runs": [run.as_dict() for run in result["deployment_runs"]],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")

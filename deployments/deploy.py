@@ -1,15 +1,18 @@
-"""The deploy step: work pool, rate limits, block type, then every deployment in prefect.yaml.
+"""The deploy step: work pool, rate limits, block type, alert automation, then every
+deployment in prefect.yaml.
 
 ``bridge deploy`` or ``python -m deployments.deploy`` from the project directory, with
 ``PREFECT_API_URL`` pointing at the server. Every step is idempotent, so deploying again after
 a change is the same command. Rate limits are Prefect global concurrency limits with slot
 decay, one per merchant and system (``ams-<merchant>``, ``returnly-<merchant>``); the clients
-built by :mod:`tasks.runtime` take one slot per request.
+built by :mod:`tasks.runtime` take one slot per request. The automation is
+:mod:`deployments.alerts` (failed runs notify ``--alert-block``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -30,6 +33,7 @@ RETURNLY_REQUESTS_PER_HOUR = 3600.0
 """Returnly publishes no limit (contracts §A.8.7); one request per second is a polite default."""
 BURST = 10
 """Requests allowed back to back before the decay rate applies."""
+ALERT_BLOCK_ENV = "BRIDGE_ALERT_BLOCK"
 _DEPLOYED = re.compile(r"Deployment '([^']+)' successfully created")
 
 
@@ -58,6 +62,7 @@ class DeployReport:
     work_pool: str = DEFAULT_POOL
     pool_created: bool = False
     limits: dict[str, str] = field(default_factory=dict)
+    alert: str = ""
     deployments: list[str] = field(default_factory=list)
     paused: list[str] = field(default_factory=list)
     deploy_s: float = 0.0
@@ -67,6 +72,8 @@ class DeployReport:
         out = [f"work pool {self.work_pool}: {'created' if self.pool_created else 'exists'}"]
         out += [f"rate limit {name}: {what}" for name, what in sorted(self.limits.items())]
         out.append("block type merchant-config: registered")
+        if self.alert:
+            out.append(self.alert)
         out += [f"deployment {name}" for name in self.deployments]
         out += [f"schedules paused: {name}" for name in self.paused]
         if self.deployments:
@@ -138,8 +145,6 @@ def run_prefect_deploy(
     project_dir: Path, api_url: str, extra_env: dict[str, str] | None = None
 ) -> list[str]:
     """``prefect --no-prompt deploy --all`` in ``project_dir``; the deployment names created."""
-    import os
-
     env = {**os.environ, **(extra_env or {}), "PREFECT_API_URL": api_url}
     prefect = str(Path(sys.executable).parent / "prefect")
     proc = subprocess.run(
@@ -204,8 +209,13 @@ def deploy(
     limits: RateLimits | None = None,
     skip_deploy: bool = False,
     paused: bool = False,
+    alert_block: str | None = None,
 ) -> DeployReport:
-    """The whole deploy step against the configured Prefect API."""
+    """The whole deploy step against the configured Prefect API.
+
+    ``alert_block`` (``<block-type-slug>/<name>``) is the notification block failed runs
+    alert (see :mod:`deployments.alerts`).
+    """
     from prefect.settings import get_current_settings
 
     api_url = get_current_settings().api.url
@@ -219,6 +229,9 @@ def deploy(
     report.pool_created = ensure_work_pool(report.work_pool)
     report.limits = ensure_rate_limits(merchants, limits or RateLimits())
     register_block_types()
+    from deployments.alerts import ensure_alert_automation
+
+    report.alert = ensure_alert_automation(alert_block).line()
     if not skip_deploy:
         started = time.monotonic()
         report.deployments = run_prefect_deploy(project_dir, str(api_url))
@@ -236,8 +249,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ams-per-hour", type=float, default=AMS_REQUESTS_PER_HOUR)
     parser.add_argument("--returnly-per-hour", type=float, default=RETURNLY_REQUESTS_PER_HOUR)
     parser.add_argument("--burst", type=int, default=BURST)
-    parser.add_argument("--skip-deploy", action="store_true", help="only pool, limits, blocks")
+    parser.add_argument("--skip-deploy", action="store_true", help="no prefect deploy")
     parser.add_argument("--paused", action="store_true", help="deactivate every schedule")
+    parser.add_argument(
+        "--alert-block",
+        default=os.environ.get(ALERT_BLOCK_ENV) or None,
+        help="notification block failed runs alert, <block-type-slug>/<name> "
+        f"(e.g. slack-webhook/ops; default ${ALERT_BLOCK_ENV})",
+    )
     args = parser.parse_args(argv)
     report = deploy(
         args.project_dir,
@@ -245,6 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         limits=RateLimits(args.ams_per_hour, args.returnly_per_hour, args.burst),
         skip_deploy=args.skip_deploy,
         paused=args.paused,
+        alert_block=args.alert_block,
     )
     print("\n".join(report.lines()), flush=True)  # noqa: T201 (command output)
     return 0

@@ -21,7 +21,7 @@ from clients.ams import AmsClient, CallbackCreate
 from clients.errors import BridgeClientError
 from clients.returnly import ReturnlyClient
 from core.merchant import MerchantConfig
-from flows.common import artifact_key
+from flows.common import artifact_key, tag_run_with_merchants
 
 RETURNLY_EVENTS = ("return.authorized", "return.canceled_by_merchant")
 """The events the receiver turns into intake and cancellation."""
@@ -190,7 +190,9 @@ def onboard_check(merchant: str = "all", receiver_url: str | None = None) -> dic
 
     logger = get_run_logger()
     results: dict[str, list[Step]] = {}
-    for name in merchant_names(merchant):
+    names = merchant_names(merchant)
+    tag_run_with_merchants(names)
+    for name in names:
         try:
             results[name] = check_merchant(name, receiver_url)
         except Exception as exc:

@@ -52,7 +52,7 @@ def verify_final_state(
         if not live.get(link.customer_identifier):
             problems.append(f"ledger links {link.customer_identifier} but AMS has no live RMA")
     counts = ledger.counts(merchant)
-    for status in ("pending", "failed"):
+    for status in ("pending", "emitted", "failed"):  # emitted: handed on, never processed
         if counts["inbox_by_status"].get(status):
             problems.append(f"{counts['inbox_by_status'][status]} inbox message(s) {status}")
     if counts["refunds_by_status"].get("pending"):

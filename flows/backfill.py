@@ -12,7 +12,7 @@ from prefect import flow, get_run_logger, tags, task
 from prefect.cache_policies import NONE
 
 from clients.returnly import Return
-from flows.common import chunks, for_each_merchant, opaque, thread_runner
+from flows.common import chunks, for_each_merchant, merchant_tag, opaque, thread_runner
 from tasks.lifecycle import INTAKE_POLL_STATUSES, RETRIES, RETRY_DELAYS, create_rmas
 from tasks.outcomes import ReturnOutcome, StageSummary
 from tasks.retry import retry_transient
@@ -43,7 +43,7 @@ def _utc(value: datetime) -> datetime:
 
 
 def _backfill_one(merchant: str, since: datetime, until: datetime, dry_run: bool) -> StageSummary:
-    with tags(f"merchant:{merchant}"):
+    with tags(merchant_tag(merchant)):
         returns = list_returns_window(merchant, since, until)
         get_run_logger().info("%s: %d returns updated in the window", merchant, len(returns))
         futures = [

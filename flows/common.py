@@ -1,13 +1,16 @@
-"""What every stage flow shares: run per merchant, isolate failures, publish a short artifact."""
+"""What every stage flow shares: run per merchant, isolate failures, tag the run per merchant,
+publish a short artifact."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 
 from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.context import FlowRunContext
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
@@ -17,6 +20,45 @@ from tasks.runtime import merchant_names
 T = TypeVar("T")
 BATCH_SIZE = 30
 """Returns per batch task: AMS takes 30 records per write."""
+MERCHANT_TAG_PREFIX = "merchant:"
+
+
+def merchant_tag(merchant: str) -> str:
+    """The run tag naming a merchant (``merchant:acme``): UI filters, automations."""
+    return f"{MERCHANT_TAG_PREFIX}{merchant}"
+
+
+def tag_run_with_merchants(merchants: Iterable[str]) -> list[str]:
+    """Add ``merchant:<name>`` to the current flow run's tags; the tags now on the run.
+
+    Whatever started the run (schedule, event trigger, ``run_deployment``, a direct call),
+    its tags then say which merchants it worked for; ``all`` gets one tag per merchant.
+    Outside a flow run it does nothing. Best effort: a tag is not worth failing a run for.
+    """
+    ctx = FlowRunContext.get()
+    if ctx is None or ctx.flow_run is None:
+        return []
+    run = ctx.flow_run
+    wanted = [merchant_tag(m) for m in merchants]
+    try:
+        if isinstance(ctx.client, SyncPrefectClient):
+            tags = _add_tags(ctx.client, run.id, wanted)
+        else:
+            with get_client(sync_client=True) as client:
+                tags = _add_tags(client, run.id, wanted)
+    except Exception as exc:
+        get_run_logger().warning("could not tag the run %s: %s", wanted, exc)
+        return list(run.tags)
+    run.tags = tags
+    return tags
+
+
+def _add_tags(client: SyncPrefectClient, run_id: Any, wanted: list[str]) -> list[str]:
+    current = list(client.read_flow_run(run_id).tags)  # the server's: others may have added
+    tags = list(dict.fromkeys([*current, *wanted]))
+    if tags != current:
+        client.update_flow_run(run_id, tags=tags).raise_for_status()
+    return tags
 
 
 def artifact_key(stage: str, merchant: str) -> str:
@@ -33,7 +75,9 @@ def for_each_merchant(
     """
     logger = get_run_logger()
     total = StageSummary(stage=stage, merchant=selector)
-    for name in merchant_names(selector):
+    names = merchant_names(selector)
+    tag_run_with_merchants(names)
+    for name in names:
         try:
             summary = run_one(name)
         except Exception as exc:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from flows.common import artifact_key, thread_runner
+from flows.common import artifact_key, tag_run_with_merchants, thread_runner
 from tasks.reconcile import (
     HealStep,
     MerchantReconcile,
@@ -144,7 +144,9 @@ def reconcile(
     )
     logger = get_run_logger()
     result = ReconcileResult(merchant=merchant, now=window.now, days=days)
-    for name in merchant_names(merchant):
+    names = merchant_names(merchant)
+    tag_run_with_merchants(names)
+    for name in names:
         try:
             result.merchants[name] = _reconcile_one(name, window, heal, dry_run)
         except Exception as exc:

@@ -14,7 +14,7 @@ from prefect.cache_policies import NONE
 
 from clients.ams import Rma
 from core.mapping import customer_identifier_for
-from flows.common import artifact_key, opaque
+from flows.common import artifact_key, merchant_tag, opaque, tag_run_with_merchants
 from tasks.arrival import record_rmas
 from tasks.lifecycle import RETRIES, RETRY_DELAYS, create_rmas, fetch_returns, refund_return
 from tasks.outcomes import ReturnOutcome, StageSummary
@@ -89,7 +89,8 @@ def replay_return(merchant: str, return_id: str, dry_run: bool = False) -> Stage
         dry_run: Plan only: show what each stage would do, change nothing.
     """
     load_merchant(merchant)  # an unknown name fails here, before any call
-    with tags(f"merchant:{merchant}"):
+    tag_run_with_merchants([merchant])
+    with tags(merchant_tag(merchant)):
         outcomes = _replay(merchant, return_id, dry_run)
     summary = StageSummary.of("replay", merchant, outcomes)
     steps = "\n".join(f"| {o.outcome} | {o.detail} |" for o in outcomes)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import threading
 import time
 from functools import lru_cache
@@ -29,14 +28,13 @@ from clients.ams import AmsClient
 from clients.http import default_timeout
 from clients.returnly import ReturnlyClient
 from core.merchant import MerchantConfig, merchant_from_settings
-from core.settings import load_settings
+from core.settings import MerchantSourceSettings, load_settings
 from ledger import Ledger, open_ledger
 
 logger = logging.getLogger(__name__)
 
 MERCHANTS_FILE_ENV = "BRIDGE_MERCHANTS_FILE"
 MERCHANT_SOURCES_ENV = "BRIDGE_MERCHANT_SOURCES"
-MERCHANT_SOURCES = ("file", "settings", "blocks")
 ALL_MERCHANTS = "all"
 BLOCK_TTL_S = 300.0
 """A loaded merchant block is reused this long (credentials rotated in the UI apply after it)."""
@@ -55,25 +53,18 @@ class UnknownMerchantError(LookupError):
 
 def merchant_sources() -> list[str]:
     """The merchant sources in effect (see the module docstring)."""
-    raw = os.environ.get(MERCHANT_SOURCES_ENV, "").strip()
-    if not raw:
-        return ["file" if os.environ.get(MERCHANTS_FILE_ENV) else "settings", "blocks"]
-    sources = [s.strip() for s in raw.split(",") if s.strip()]
-    unknown = sorted(set(sources) - set(MERCHANT_SOURCES))
-    if unknown:
-        raise ValueError(f"{MERCHANT_SOURCES_ENV}: unknown source(s) {', '.join(unknown)}")
-    return sources
+    return MerchantSourceSettings().sources()
 
 
 def configured_merchants() -> dict[str, MerchantConfig]:
     """Every merchant of the file or settings sources by name (blocks: :func:`load_merchant`)."""
     merchants: list[MerchantConfig] = []
-    sources = merchant_sources()
+    source = MerchantSourceSettings()
+    sources = source.sources()
     if "file" in sources:
-        path = os.environ.get(MERCHANTS_FILE_ENV)
-        if not path:
+        if not source.merchants_file:
             raise ValueError(f"merchant source 'file' needs {MERCHANTS_FILE_ENV}")
-        rows = json.loads(Path(path).read_text(encoding="utf-8"))
+        rows = json.loads(Path(source.merchants_file).read_text(encoding="utf-8"))
         merchants += [MerchantConfig.model_validate(r) for r in rows]
     if "settings" in sources:
         merchants.append(merchant_from_settings())

@@ -8,9 +8,10 @@ the message stays ``pending`` in the inbox and the sweeper tries again.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -55,10 +56,30 @@ class TaskWorkerDispatcher:
         if not get_current_settings().api.url:
             # Else Prefect starts a throwaway in-process server that no task worker reads.
             raise RuntimeError("PREFECT_API_URL is not set: no task worker can see the run")
-        handle_inbox_message.delay(merchant, source, message_id)
+        _outside_run_context(lambda: handle_inbox_message.delay(merchant, source, message_id))
 
     def __repr__(self) -> str:
         return "TaskWorkerDispatcher()"
+
+
+def _outside_run_context(call: Callable[[], object]) -> None:
+    """Run ``call`` with no flow or task run context, keeping the Prefect settings.
+
+    ``.delay()`` stores the caller's run context with the parameters. Inside a deployment's
+    flow run (the sweep-inbox flow) that context pickles the flow by the module name its
+    entrypoint was loaded under (``sweep_inbox``), which the task worker cannot import: it
+    logs "Failed to read parameters" and never runs the task, and the message stays emitted.
+    """
+    from prefect.context import SettingsContext
+
+    settings = SettingsContext.get()
+
+    def clean() -> None:
+        if settings is not None:  # e.g. a test harness's temporary API URL
+            SettingsContext.__var__.set(settings)
+        call()
+
+    contextvars.Context().run(clean)
 
 
 class CompositeDispatcher:

@@ -1,5 +1,6 @@
-"""The demo's path at a smaller size, as a separate process: real Prefect server, sandboxes,
-webhook receiver and task worker; the demo checks Returnly, AMS and the ledger agree at the end.
+"""The demo's path at a smaller size, as a separate process: real Prefect server, the deploy
+step and a process worker, sandboxes, webhook receiver and task worker; the demo checks
+Returnly, AMS and the ledger agree at the end, and that its deployment runs completed.
 """
 
 from __future__ import annotations
@@ -61,3 +62,30 @@ def test_demo_path_end_to_end(tmp_path: Path) -> None:
     assert "Prefect UI: http://127.0.0.1:" in stdout
     assert isinstance(summary["drift"]["total"], int)
     assert list((tmp_path / "demo" / "reports").rglob("drift.parquet"))
+
+    # The polls and the reconciliation ran as deployment runs on the process worker, one run
+    # was started by its event trigger (a real webhook's event), all tagged with the merchant.
+    deployments = summary["deployments"]
+    assert len(deployments) >= 12
+    for name in ("intake/intake-poll", "arrival/arrival-poll", "sweep-inbox/sweep-inbox"):
+        assert deployments[name]["active_schedules"] == 1, name  # schedules stay on
+    assert deployments["intake/on-return-authorized"]["event_trigger"]
+    runs = summary["deployment_runs"]
+    started = {(r["deployment"], r["trigger"]) for r in runs}
+    assert {
+        ("intake/intake-poll", "run_deployment"),
+        ("arrival/arrival-poll", "run_deployment"),
+        ("reconcile/reconcile-now", "run_deployment"),
+        ("intake/on-return-authorized", "event returnly.return.authorized"),
+    } <= started
+    demo_runs = [r for r in runs if r["trigger"] != "schedule"]
+    assert len(demo_runs) == 5  # intake-poll twice
+    assert len({r["flow_run_id"] for r in runs}) == len(runs)
+    for run in demo_runs:
+        assert run["state"] == "Completed", run
+        assert "merchant:sandbox-merchant" in run["tags"], run
+        assert "returns-bridge" in run["tags"], run  # inherited from the deployment
+        assert run["trigger_to_start_s"] is not None and run["trigger_to_start_s"] > 0
+    assert not [r for r in runs if r["state"] in ("Failed", "Crashed", "TimedOut")]
+    assert "deployment runs (deployment, started by, state, flow run):" in stdout
+    assert "intake/on-return-authorized" in stdout

@@ -4,7 +4,9 @@ A real ``prefect server`` (SQLite) on a free port; ``bridge deploy`` (work pool,
 block type, ``prefect --no-prompt deploy --all`` from prefect.yaml); a ``process`` worker; both
 sandboxes; the webhook receiver emitting Prefect events. Deployments are then triggered four
 ways - CLI, ``run_deployment``, an event from a real Returnly webhook, a schedule - and each
-run must complete with its effect visible in the sandboxes. Trigger-to-start times are printed.
+run must complete with its effect visible in the sandboxes and carry its merchant's tag.
+Trigger-to-start times are printed. Last, a reconciliation fails on drift above ``fail_above``
+and the alert automation ``bridge deploy`` created must notify a loopback webhook about it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from uuid import UUID
 
 import httpx
 import pytest
+from prefect.blocks.notifications import CustomWebhookNotificationBlock
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.actions import DeploymentScheduleCreate
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
@@ -46,8 +49,10 @@ from core.settings import (
     SANDBOX_RETURNLY_TOKEN,
     SANDBOX_WEBHOOK_SECRET,
 )
+from deployments.alerts import AUTOMATION_NAME
 from deployments.local_stack import bridge_env
 from deployments.prefect_server import local_prefect_server, prefect_env, spawn, stop_process
+from flows.common import merchant_tag
 from ledger import Ledger, open_ledger
 from sandbox.ams.app import create_app as create_ams
 from sandbox.returnly.app import create_app as create_returnly
@@ -64,6 +69,8 @@ MERCHANT = SANDBOX_ACCOUNT
 RUN_TIMEOUT_S = 150.0
 FINAL = {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
 LATENCIES: dict[str, dict[str, float]] = {}
+ALERT_BLOCK = "e2e-alerts"
+ALERT_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -78,6 +85,7 @@ class Bridge:
     workdir: Path
     deploy_output: str = ""
     started: list[str] = field(default_factory=list)
+    sink_received: list[bytes] = field(default_factory=list)
 
     def returnly(self) -> ReturnlyClient:
         return ReturnlyClient(base_url=self.returnly_url, api_token=SANDBOX_RETURNLY_TOKEN)
@@ -103,6 +111,46 @@ class Bridge:
     def refund_count(self, return_id: str) -> int:
         reply = httpx.get(f"{self.returnly_url}/_admin/returns/{return_id}/refunds")
         return int(reply.json()["count"])
+
+    def plant_critical_drift(self) -> str:
+        """Refunded in Returnly, its RMA never received in AMS: critical drift."""
+        now = datetime.now(UTC)
+        reply = httpx.post(
+            f"{self.returnly_url}/_admin/returns",
+            json={
+                "status": "refunded",
+                "created_at": (now - timedelta(days=6)).isoformat(),
+                "updated_at": (now - timedelta(days=2)).isoformat(),
+                "refunds": [{"created_at": (now - timedelta(days=2)).isoformat()}],
+            },
+        )
+        reply.raise_for_status()
+        rid = str(reply.json()["id"])
+        httpx.post(
+            f"{self.ams_url}/_admin/rmas",
+            json={
+                "customer_identifier": customer_identifier_for(rid),
+                "created_at": (now - timedelta(days=6)).isoformat(),
+                "line_items": [
+                    {
+                        "customer_sku_id": "TEE-BLACK-M",
+                        "quantity": 1,
+                        "return_reason_code": "tooBig",
+                    }
+                ],
+            },
+        ).raise_for_status()
+        return rid
+
+    def alerts(self) -> list[dict[str, str]]:
+        """Notifications the alert automation posted to the loopback sink."""
+        found = []
+        for raw in list(self.sink_received):
+            with contextlib.suppress(ValueError):
+                body = json.loads(raw)
+                if isinstance(body, dict) and "subject" in body:
+                    found.append(body)
+        return found
 
 
 def _merchant(returnly_url: str, ams_url: str) -> MerchantConfig:
@@ -136,7 +184,8 @@ def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
         api_url = stack.enter_context(local_prefect_server(home))
         stack.enter_context(temporary_settings(updates={PREFECT_API_URL: api_url}))
         servers = [ThreadedServer(app).start() for app in (create_returnly(), create_ams())]
-        sink = ThreadedServer(sink_app([])).start()
+        received: list[bytes] = []
+        sink = ThreadedServer(sink_app(received)).start()
         for server in (*servers, sink):
             stack.callback(server.stop)
         returnly_url, ams_url = servers[0].url, servers[1].url
@@ -148,6 +197,12 @@ def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
         # Deploy without BRIDGE_PROJECT_DIR: the pull step keeps its template and each
         # worker resolves it from its own environment at run time.
         deploy_env = {k: v for k, v in {**os.environ, **env}.items() if k != "BRIDGE_PROJECT_DIR"}
+        # Where the alert automation sends its notifications (a Slack webhook in production).
+        CustomWebhookNotificationBlock(
+            name="bridge alerts",
+            url=f"{sink.url}/alerts",
+            json_data={"subject": "{{subject}}", "body": "{{body}}"},
+        ).save(ALERT_BLOCK, overwrite=True)
         proc = subprocess.run(
             [
                 sys.executable,
@@ -162,6 +217,8 @@ def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
                 "360000",
                 "--burst",
                 "50",
+                "--alert-block",
+                f"custom-webhook/{ALERT_BLOCK}",
             ],
             cwd=REPO,
             env=deploy_env,
@@ -181,7 +238,16 @@ def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
             )
         ).start()
         stack.callback(receiver.stop)
-        bridge = Bridge(api_url, env, returnly_url, ams_url, ledger, workdir, proc.stdout)
+        bridge = Bridge(
+            api_url,
+            env,
+            returnly_url,
+            ams_url,
+            ledger,
+            workdir,
+            proc.stdout,
+            sink_received=received,
+        )
         with bridge.returnly() as returnly:
             for event in ("return.authorized", "return.canceled_by_merchant"):
                 url = f"{receiver.url}/webhooks/returnly/{MERCHANT}"
@@ -254,6 +320,9 @@ def test_deploy_step_deployed_every_deployment(bridge: Bridge) -> None:
     ):
         assert f"deployment {name}" in bridge.deploy_output
     assert "schedules paused: intake/intake-poll" in bridge.deploy_output
+    assert f"automation {AUTOMATION_NAME}: created (send-notification to custom-webhook/" in (
+        bridge.deploy_output
+    )
     with get_client(sync_client=True) as client:
         dep = client.read_deployment_by_name("replay-return/replay-return")
         assert dep.pull_steps == [
@@ -275,6 +344,7 @@ def test_event_from_a_real_webhook_runs_intake(bridge: Bridge) -> None:
         run = _wait_final(client, run.id)
     assert run.state_type == StateType.COMPLETED, run.state
     assert bridge.rma_exists(rid)
+    assert merchant_tag(MERCHANT) in run.tags  # tagged by the flow: the event only names it
     _record("event (webhook sent -> run start)", run, triggered)
 
 
@@ -298,6 +368,7 @@ def test_cli_runs_replay_return(bridge: Bridge) -> None:
     assert bridge.rma_exists(rid)
     link = bridge.ledger.get_link(MERCHANT, return_id=rid)
     assert link is not None and link.ams_uuid  # arrival read the RMA back and recorded it
+    assert merchant_tag(MERCHANT) in run.tags
     _record("cli (prefect deployment run -> run start)", run, triggered)
 
 
@@ -315,6 +386,7 @@ def test_run_deployment_replays_then_completes(bridge: Bridge) -> None:
     )
     assert isinstance(run, FlowRun) and run.state_type == StateType.COMPLETED, run
     assert bridge.refund_count(rid) == 1
+    assert merchant_tag(MERCHANT) in run.tags
     _record("run_deployment (call -> run start)", run, triggered)
 
 
@@ -343,5 +415,37 @@ def test_schedule_runs_intake(bridge: Bridge) -> None:
             client.delete_deployment(dep_id)
     assert run.state_type == StateType.COMPLETED, run.state
     assert bridge.rma_exists(rid)
+    assert merchant_tag(MERCHANT) in run.tags
     assert run.expected_start_time is not None
     _record("schedule (scheduled time -> run start)", run, run.expected_start_time)
+
+
+def test_drift_above_threshold_fails_the_run_and_the_alert_fires(bridge: Bridge) -> None:
+    """The automation `bridge deploy` created notifies about a real failed deployment run."""
+    bridge.plant_critical_drift()
+    run = run_deployment(
+        "reconcile/reconcile-now",
+        parameters={"merchant": MERCHANT, "fail_above": {"critical": 0}},
+        timeout=RUN_TIMEOUT_S,
+    )
+    assert isinstance(run, FlowRun)
+    assert run.state_type == StateType.FAILED, run.state
+    assert "drift above thresholds" in str(run.state.message if run.state else "")
+    assert run.end_time is not None
+    deadline = time.monotonic() + ALERT_TIMEOUT_S
+    while not (alerts := [a for a in bridge.alerts() if str(run.id) in a["body"]]):
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"no alert for {run.name} in {ALERT_TIMEOUT_S}s: {bridge.alerts()}"
+            )
+        time.sleep(0.5)
+    seen = datetime.now(UTC)
+    assert len(alerts) == 1, alerts
+    (alert,) = alerts
+    assert alert["subject"] == f"bridge: reconcile/{run.name} Failed"
+    assert "drift above thresholds" in alert["body"]
+    assert merchant_tag(MERCHANT) in alert["body"] and "returns-bridge" in alert["body"]
+    LATENCIES["alert (run failed -> notification received)"] = {
+        "run_end_to_alert_s": round((seen - run.end_time).total_seconds(), 2)
+    }
+    print(f"alert: {LATENCIES['alert (run failed -> notification received)']}\n{alert}")

@@ -6,10 +6,11 @@ import contextlib
 import json
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from core.merchant import MerchantConfig
 from core.policy import InventoryStatusRule, MerchantPolicy
@@ -126,6 +127,23 @@ def test_blocks_only_source_leaves_the_settings_merchant_out(
     assert runtime.merchant_names("all") == ["acme"]
     with pytest.raises(runtime.UnknownMerchantError):
         runtime.load_merchant("sandbox-merchant")
+
+
+def test_production_with_block_merchants_only_runs_on_placeholder_settings(
+    saved: MerchantConfig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The BRIDGE_* secrets keep their sandbox placeholders: the blocks hold the real ones."""
+    monkeypatch.setenv("BRIDGE_MODE", "production")
+    monkeypatch.setenv("BRIDGE_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
+    monkeypatch.setenv(runtime.MERCHANT_SOURCES_ENV, "blocks")
+    assert runtime.merchant_names("all") == ["acme"]
+    assert runtime.load_merchant("acme") == saved
+    assert runtime.get_ledger() is not None  # the settings load: no placeholder error
+
+    monkeypatch.delenv(runtime.MERCHANT_SOURCES_ENV)  # the settings merchant is back in use
+    runtime.reset_runtime()
+    with pytest.raises(ValidationError, match="BRIDGE_AMS_API_TOKEN"):
+        runtime.load_merchant("acme")
 
 
 def test_a_loaded_block_is_cached_per_process(saved: MerchantConfig) -> None:

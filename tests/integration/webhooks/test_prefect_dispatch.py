@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
+import textwrap
 import time
 import uuid
 from pathlib import Path
@@ -11,6 +14,9 @@ import httpx
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+from prefect.flows import load_flow_from_entrypoint
+from prefect.results import ResultStore, get_or_create_default_task_scheduling_storage
+from prefect.task_worker import read_parameters
 
 from flows.sweep_inbox import sweep_inbox
 from ledger import open_ledger
@@ -52,6 +58,42 @@ def test_task_worker_dispatcher_queues_a_deferred_task_run() -> None:
 
     new = {k: v for k, v in _inbox_task_runs().items() if k not in before}
     assert list(new.values()) == ["SCHEDULED"]  # waiting for a task worker
+
+
+PROBE_FLOW = """
+from prefect import flow
+
+from webhooks import TaskWorkerDispatcher
+
+
+@flow
+def probe(message_id: str) -> None:
+    TaskWorkerDispatcher().dispatch("sandbox-merchant", "returnly", message_id, "a", "1")
+"""
+
+
+def test_a_dispatch_from_a_deployed_flow_can_be_read_by_the_task_worker(tmp_path: Path) -> None:
+    """Like sweep-inbox on a worker: the flow is loaded from its entrypoint under a module
+    name the task worker cannot import, so the queued run must not carry the flow."""
+    script = tmp_path / "probe_dispatch_flow.py"
+    script.write_text(textwrap.dedent(PROBE_FLOW))
+    probe = load_flow_from_entrypoint(f"{script}:probe")
+    before = _inbox_task_runs()
+    probe(message_id="d-probe")
+    sys.modules.pop("probe_dispatch_flow", None)  # as in the task worker's process
+
+    (new,) = [k for k in _inbox_task_runs() if k not in before]
+    with get_client(sync_client=True) as client:
+        run = client.read_task_run(uuid.UUID(new))
+    assert run.state is not None and run.state.state_details.task_parameters_id is not None
+
+    async def read() -> dict[str, Any]:
+        store = ResultStore(result_storage=await get_or_create_default_task_scheduling_storage())
+        return await read_parameters(store, run.state.state_details.task_parameters_id)
+
+    data = asyncio.run(read())  # what the task worker does with it
+    assert data["parameters"]["message_id"] == "d-probe"
+    assert data["context"]["flow_run_context"] == {}
 
 
 def test_event_dispatcher_posts_an_event_prefect_accepts() -> None:
