@@ -6,10 +6,11 @@ from __future__ import annotations
 import math
 from typing import TypeVar
 
+from clients.ams import MAX_RECORDS_PER_BATCH as AMS_UNIT
+from flows.common import chunks
+
 T = TypeVar("T")
 
-AMS_UNIT = 30
-"""Batches are whole AMS writes (30 records each)."""
 BATCHES_PER_WORKER = 4
 """Aim for this many task runs per worker thread: the pool stays busy while batches finish."""
 MAX_BATCH = 300
@@ -17,7 +18,7 @@ MAX_BATCH = 300
 
 
 def task_batches(items: list[T], workers: int) -> list[list[T]]:
-    """Split ``items`` into batches of a multiple of 30, about 4 per worker, at most 300 each.
+    """Split ``items`` into whole AMS writes (30), about 4 batches per worker, at most 300 each.
 
     A measured trade-off (bench/lifecycle_throughput.py): each Prefect task run costs tens of
     milliseconds of orchestration, which at 30 returns per task dominated a 5,000-return run.
@@ -26,4 +27,4 @@ def task_batches(items: list[T], workers: int) -> list[list[T]]:
         return []
     wanted = math.ceil(len(items) / (max(1, workers) * BATCHES_PER_WORKER))
     size = min(MAX_BATCH, max(AMS_UNIT, math.ceil(wanted / AMS_UNIT) * AMS_UNIT))
-    return [items[i : i + size] for i in range(0, len(items), size)]
+    return chunks(items, size)

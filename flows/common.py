@@ -14,11 +14,12 @@ from prefect.context import FlowRunContext
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
+from clients.ams import MAX_RECORDS_PER_BATCH
 from tasks.outcomes import StageSummary
 from tasks.runtime import merchant_names
 
 T = TypeVar("T")
-BATCH_SIZE = 30
+BATCH_SIZE = MAX_RECORDS_PER_BATCH
 """Returns per batch task: AMS takes 30 records per write."""
 MERCHANT_TAG_PREFIX = "merchant:"
 

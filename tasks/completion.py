@@ -95,6 +95,8 @@ class _Cleared(NamedTuple):
     link: Link
     ret: Return
     decision: RefundDecision
+    key: str
+    """The refund's idempotency key (``decision.refund_key``, known to be set here)."""
 
 
 def _assess(
@@ -137,12 +139,12 @@ def _assess(
     if dry_run:
         amount = decision.expected_refund_amount
         return ReturnOutcome.of(merchant, return_id, "planned", f"would refund {amount}")
-    return _Cleared(link, ret, decision)
+    return _Cleared(link, ret, decision, decision.refund_key)
 
 
 def _refunded(item: _Cleared, refund: Refund) -> RefundDone:
     """The ledger record of a refund just made: the attempt done, the link moved on."""
-    decision, key = item.decision, item.decision.refund_key or ""
+    decision, key = item.decision, item.key
     stage = stages.PARTIALLY_REFUNDED if decision.open_units or decision.held else stages.REFUNDED
     note = {"refund_id": refund.id, "amount": str(refund.refund_amount), "key": key}
     link = LinkChange(
@@ -168,10 +170,7 @@ def _refund_cleared(
     """
     claims = ledger.begin_refunds(
         merchant.name,
-        [
-            RefundClaim(c.ret.id, c.decision.refund_key or "", _wire_lines(c.decision))
-            for c in cleared
-        ],
+        [RefundClaim(c.ret.id, c.key, _wire_lines(c.decision)) for c in cleared],
     )
     outcomes: dict[str, ReturnOutcome] = {}
     done: list[RefundDone] = []
@@ -183,10 +182,9 @@ def _refund_cleared(
                     merchant, rid, "already_done", f"refund {attempt.refund_id}"
                 )
                 continue
-            key = item.decision.refund_key or ""
             try:
                 refund = returnly.create_refund(
-                    item.decision.to_refund_create(item.ret), idempotency_key=key
+                    item.decision.to_refund_create(item.ret), idempotency_key=item.key
                 )
             except ReturnlyConflictError:
                 outcomes[rid] = _settle_existing(
