@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from core.policy import REFUND, MerchantPolicy
-from core.settings import BridgeSettings, load_settings
+from core.settings import BridgeSettings, is_placeholder, load_settings
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
@@ -44,15 +44,34 @@ class MerchantConfig(BaseModel):
             raise ValueError(f"unknown timezone {value!r}") from exc
         return value
 
+    def placeholder_secrets(self) -> list[str]:
+        """Names of the secret fields still holding a sandbox placeholder (values never)."""
+        return [name for name, value in self._secrets().items() if is_placeholder(value)]
+
+    def require_real_secrets(self, origin: str) -> MerchantConfig:
+        """Refuse a production merchant that would run on the sandbox's published secrets.
+
+        ``origin`` says where the configuration came from, so the message points at the fix.
+        """
+        bad = self.placeholder_secrets()
+        if bad:
+            raise ValueError(
+                f"merchant {self.name!r} from {origin} has sandbox placeholder secrets in "
+                f"production mode: {', '.join(bad)}"
+            )
+        return self
+
+    def _secrets(self) -> dict[str, SecretStr]:
+        return {
+            "returnly_api_token": self.returnly_api_token,
+            "returnly_webhook_secret": self.returnly_webhook_secret,
+            "ams_api_token": self.ams_api_token,
+            "ams_callback_token": self.ams_callback_token,
+        }
+
     def secret_values(self) -> list[str]:
         """The raw secrets, for log redaction only."""
-        secrets = (
-            self.returnly_api_token,
-            self.returnly_webhook_secret,
-            self.ams_api_token,
-            self.ams_callback_token,
-        )
-        return [s.get_secret_value() for s in secrets if s.get_secret_value()]
+        return [s.get_secret_value() for s in self._secrets().values() if s.get_secret_value()]
 
 
 def merchant_from_settings(

@@ -7,7 +7,7 @@ Switching to the real services is a base URL and a token per system, nothing els
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +25,17 @@ _PLACEHOLDERS = {
     SANDBOX_CALLBACK_TOKEN,
     SANDBOX_WEBHOOK_SECRET,
 }
+
+
+class MerchantLike(Protocol):
+    """What the production check needs of a merchant (``core.merchant`` imports this module)."""
+
+    def require_real_secrets(self, origin: str) -> object: ...
+
+
+def is_placeholder(secret: SecretStr) -> bool:
+    """Whether a secret is one of the sandbox's published placeholders (never real)."""
+    return secret.get_secret_value() in _PLACEHOLDERS
 
 
 def _config(prefix: str) -> SettingsConfigDict:
@@ -87,6 +98,13 @@ class MerchantSourceSettings(BaseSettings):
     then blocks."""
     merchants_file: str = ""
     """A JSON list of merchant configurations (the ``file`` source)."""
+    mode: Literal["local", "production"] = "local"
+    """``BRIDGE_MODE``: in production no merchant may run on the sandbox placeholder secrets."""
+
+    def admit(self, merchant: MerchantLike, origin: str) -> None:
+        """Refuse, in production, a merchant from ``origin`` holding placeholder secrets."""
+        if self.mode == "production":
+            merchant.require_real_secrets(origin)
 
     def sources(self) -> list[str]:
         """The sources in effect, in order; an unknown name is an error."""
@@ -126,7 +144,7 @@ class BridgeSettings(BaseSettings):
             "BRIDGE_AMS_API_TOKEN": self.ams.api_token,
             "BRIDGE_AMS_CALLBACK_TOKEN": self.ams.callback_token,
         }
-        bad = [k for k, v in named.items() if v.get_secret_value() in _PLACEHOLDERS]
+        bad = [k for k, v in named.items() if is_placeholder(v)]
         if bad:
             raise ValueError(
                 f"sandbox placeholder secrets in production mode: {', '.join(bad)} (set them, "

@@ -66,6 +66,8 @@ def configured_merchants() -> dict[str, MerchantConfig]:
             raise ValueError(f"merchant source 'file' needs {MERCHANTS_FILE_ENV}")
         rows = json.loads(Path(source.merchants_file).read_text(encoding="utf-8"))
         merchants += [MerchantConfig.model_validate(r) for r in rows]
+        for merchant in merchants:
+            source.admit(merchant, f"{MERCHANTS_FILE_ENV} ({source.merchants_file})")
     if "settings" in sources:
         merchants.append(merchant_from_settings())
     return {m.name: m for m in merchants}
@@ -89,10 +91,12 @@ def _block_config(name: str, data: dict[str, Any]) -> MerchantConfig:
     from deployments.blocks import MerchantBlock
 
     try:
-        return MerchantBlock.model_validate(data).to_config(name)
+        config = MerchantBlock.model_validate(data).to_config(name)
     except ValidationError as exc:
         where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors())
         raise ValueError(f"merchant block {name!r} is invalid ({where})") from None
+    MerchantSourceSettings().admit(config, "its merchant-config block")
+    return config
 
 
 def _remember(name: str, config: MerchantConfig | None) -> None:

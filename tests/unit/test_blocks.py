@@ -14,6 +14,7 @@ from pydantic import SecretStr, ValidationError
 
 from core.merchant import MerchantConfig
 from core.policy import InventoryStatusRule, MerchantPolicy
+from core.settings import SANDBOX_AMS_TOKEN, SANDBOX_WEBHOOK_SECRET
 from deployments.blocks import BLOCK_TYPE_SLUG, MerchantBlock
 from tasks import runtime
 
@@ -89,6 +90,44 @@ def test_merchant_sources_default_and_validation(monkeypatch: pytest.MonkeyPatch
         runtime.merchant_sources()
 
 
+def _merchants_file(tmp_path: Path, *configs: MerchantConfig) -> Path:
+    path = tmp_path / "merchants.json"
+    rows = [
+        {**c.model_dump(mode="json"), **{k: getattr(c, k).get_secret_value() for k in SECRETS}}
+        for c in configs
+    ]
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("mode", ["production", "local"])
+def test_file_merchants_on_placeholder_secrets_are_refused_in_production(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mode: str
+) -> None:
+    sandbox_token = SecretStr(SANDBOX_AMS_TOKEN)
+    path = _merchants_file(tmp_path, _config("acme"), _config("beta", ams_api_token=sandbox_token))
+    monkeypatch.setenv(runtime.MERCHANTS_FILE_ENV, str(path))
+    monkeypatch.setenv("BRIDGE_MODE", mode)
+    if mode == "local":  # the demo and tests run file merchants on the sandbox secrets
+        assert runtime.load_merchant("beta").ams_api_token == sandbox_token
+        return
+    with pytest.raises(ValueError) as info:
+        runtime.load_merchant("acme")  # one bad merchant in the file refuses the file
+    message = str(info.value)
+    assert "'beta'" in message and "ams_api_token" in message and str(path) in message
+    assert SANDBOX_AMS_TOKEN not in message
+    for secret in SECRETS.values():
+        assert secret not in message
+
+
+def test_file_merchants_with_real_secrets_run_in_production(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(runtime.MERCHANTS_FILE_ENV, str(_merchants_file(tmp_path, _config())))
+    monkeypatch.setenv("BRIDGE_MODE", "production")
+    assert runtime.load_merchant("acme") == _config()
+
+
 def test_without_a_prefect_api_blocks_are_not_consulted() -> None:
     with temporary_settings(restore_defaults={PREFECT_API_URL}):
         assert runtime.merchant_names("all") == ["sandbox-merchant"]
@@ -144,6 +183,21 @@ def test_production_with_block_merchants_only_runs_on_placeholder_settings(
     runtime.reset_runtime()
     with pytest.raises(ValidationError, match="BRIDGE_AMS_API_TOKEN"):
         runtime.load_merchant("acme")
+
+
+def test_a_block_on_placeholder_secrets_is_refused_in_production(
+    saved: MerchantConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = _config(returnly_webhook_secret=SecretStr(SANDBOX_WEBHOOK_SECRET))
+    MerchantBlock.from_config(broken).save("acme-broken", overwrite=True)
+    monkeypatch.setenv("BRIDGE_MODE", "production")
+    monkeypatch.setenv(runtime.MERCHANT_SOURCES_ENV, "blocks")
+    runtime.reset_runtime()
+    with pytest.raises(ValueError, match="returnly_webhook_secret") as info:
+        runtime.load_merchant("acme-broken")
+    assert "merchant-config block" in str(info.value)
+    assert SANDBOX_WEBHOOK_SECRET not in str(info.value)
+    assert runtime.load_merchant("acme") == saved  # the other merchants still run
 
 
 def test_a_loaded_block_is_cached_per_process(saved: MerchantConfig) -> None:
