@@ -12,6 +12,7 @@ The raw loop does only what any client must: GET each page, follow ``links.next`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import gc
 import json
@@ -19,7 +20,7 @@ import pstats
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +30,30 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path.pop(0)
 
 import httpx
+from pydantic import BaseModel, ConfigDict, TypeAdapter, create_model
 from pydantic_core import from_json
 
-from clients.returnly import DEFAULT_INCLUDE, ReturnlyClient
+from clients.returnly import DEFAULT_INCLUDE, ReturnlyClient, jsonapi
+from clients.returnly.models import (
+    InstantRefundVoucher,
+    InvoiceItem,
+    Refund,
+    Repurchase,
+    Return,
+    ReturnLineItem,
+    ShippingLabel,
+)
 from core.settings import SANDBOX_RETURNLY_TOKEN
 from sandbox.returnly.app import create_app
 from sandbox.server import serve_in_thread
 
+_RELATION_MODELS: dict[str, type[BaseModel]] = {
+    "line_items": ReturnLineItem,
+    "shipping_labels": ShippingLabel,
+    "refunds": Refund,
+    "repurchases": Repurchase,
+    "invoice_items": InvoiceItem,
+}
 HEADERS = {
     "X-Api-Token": SANDBOX_RETURNLY_TOKEN,
     "X-Api-Version": "2020-08",
@@ -69,6 +87,49 @@ def client_listing(base_url: str, page_size: int) -> int:
         return sum(1 for _ in client.iter_returns())
 
 
+def _plain_twin(model: type[BaseModel], nested: dict[str, Any]) -> type[BaseModel]:
+    """The model with amounts and timestamps as plain strings and unknown fields dropped."""
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        shown = repr(info)
+        if name in nested:
+            annotation: Any = nested[name]
+        elif "Decimal" in shown or "datetime" in shown:
+            annotation = str | None
+        else:
+            annotation = info.annotation
+        default = ... if info.is_required() else info.get_default(call_default_factory=True)
+        fields[name] = (annotation, default)
+    config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+    return create_model(f"Plain{model.__name__}", __config__=config, **fields)
+
+
+def _list_of(item: Any) -> Any:
+    return list[item]
+
+
+@contextlib.contextmanager
+def pydantic_floor() -> Iterator[None]:
+    """Swap in plain twins of every model: what validation costs without our field types.
+
+    Shows how much of the client's overhead is pydantic building models at all (the floor
+    with these models) versus our Decimal/timestamp validators and kept unknown fields.
+    """
+    twins: dict[type[BaseModel], Any] = {
+        m: _plain_twin(m, {}) for m in set(jsonapi._INCLUDED_MODELS.values())
+    }
+    relations: dict[str, Any] = {f: _list_of(twins[m]) for f, m in _RELATION_MODELS.items()}
+    relations["instant_refund_voucher"] = twins[InstantRefundVoucher] | None
+    saved = jsonapi._ADAPTERS, jsonapi._RETURNS
+    adapters: Any = {m: TypeAdapter(_list_of(t)) for m, t in twins.items()}
+    returns: Any = TypeAdapter(_list_of(_plain_twin(Return, relations)))
+    jsonapi._ADAPTERS, jsonapi._RETURNS = adapters, returns
+    try:
+        yield
+    finally:
+        jsonapi._ADAPTERS, jsonapi._RETURNS = saved
+
+
 def timed(fn: Callable[[], int], expected: int) -> tuple[float, float]:
     """(wall, process CPU) seconds for one run; fails loudly if the count is wrong.
 
@@ -99,6 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page-size", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="profile one client run")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also time the client with plain-string amounts/timestamps and no kept extras",
+    )
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
@@ -116,10 +182,14 @@ def main(argv: list[str] | None = None) -> int:
         raw: list[tuple[float, float]] = []
         fast: list[tuple[float, float]] = []
         typed: list[tuple[float, float]] = []
+        floor: list[tuple[float, float]] = []
         for _ in range(args.runs):  # interleaved, so drift on a busy machine hits all alike
             raw.append(timed(lambda: raw_listing(url, args.page_size), args.returns))
             fast.append(timed(lambda: raw_listing(url, args.page_size, from_json), args.returns))
             typed.append(timed(lambda: client_listing(url, args.page_size), args.returns))
+            if args.floor:
+                with pydantic_floor():
+                    floor.append(timed(lambda: client_listing(url, args.page_size), args.returns))
         if args.profile:
             profiler = cProfile.Profile()
             profiler.runcall(client_listing, url, args.page_size)
@@ -137,6 +207,12 @@ def main(argv: list[str] | None = None) -> int:
         f"ratio client/raw+from_json (models + include resolution alone): "
         f"wall {typed_wall / fast_wall:.2f}  cpu {typed_cpu / fast_cpu:.2f}"
     )
+    if floor:
+        floor_wall, floor_cpu = _line("plain-model floor", floor)
+        print(
+            f"ratio floor/raw  : wall {floor_wall / raw_wall:.2f}  cpu {floor_cpu / raw_cpu:.2f}"
+            "  (same client, models without Decimal/timestamp validators or kept extras)"
+        )
     return 0
 
 
