@@ -34,26 +34,11 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, create_model
 from pydantic_core import from_json
 
 from clients.returnly import DEFAULT_INCLUDE, ReturnlyClient, jsonapi
-from clients.returnly.models import (
-    InstantRefundVoucher,
-    InvoiceItem,
-    Refund,
-    Repurchase,
-    Return,
-    ReturnLineItem,
-    ShippingLabel,
-)
+from clients.returnly.models import Return
 from core.settings import SANDBOX_RETURNLY_TOKEN
 from sandbox.returnly.app import create_app
 from sandbox.server import serve_in_thread
 
-_RELATION_MODELS: dict[str, type[BaseModel]] = {
-    "line_items": ReturnLineItem,
-    "shipping_labels": ShippingLabel,
-    "refunds": Refund,
-    "repurchases": Repurchase,
-    "invoice_items": InvoiceItem,
-}
 HEADERS = {
     "X-Api-Token": SANDBOX_RETURNLY_TOKEN,
     "X-Api-Version": "2020-08",
@@ -118,8 +103,13 @@ def pydantic_floor() -> Iterator[None]:
     twins: dict[type[BaseModel], Any] = {
         m: _plain_twin(m, {}) for m in set(jsonapi._INCLUDED_MODELS.values())
     }
-    relations: dict[str, Any] = {f: _list_of(twins[m]) for f, m in _RELATION_MODELS.items()}
-    relations["instant_refund_voucher"] = twins[InstantRefundVoucher] | None
+    relations: dict[str, Any] = {
+        field: _list_of(twins[jsonapi._INCLUDED_MODELS[name]])
+        for name, field in jsonapi._LIST_RELATIONSHIPS.items()
+        if name in jsonapi._INCLUDED_MODELS
+    }
+    for name, field in jsonapi._SINGLE_RELATIONSHIPS.items():
+        relations[field] = twins[jsonapi._INCLUDED_MODELS[name]] | None
     saved = jsonapi._ADAPTERS, jsonapi._RETURNS
     adapters: Any = {m: TypeAdapter(_list_of(t)) for m, t in twins.items()}
     returns: Any = TypeAdapter(_list_of(_plain_twin(Return, relations)))
