@@ -7,6 +7,7 @@ body that is not an array of 1..30 records gets a 400.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -88,90 +89,103 @@ def _label(rec: dict[str, Any], sandbox: AmsSandbox, api: str) -> dict[str, Any]
     return {"return_label_url": rec["return_label_url"], "return_tracking_number": tracking}
 
 
+Outcome = tuple[Any, Messages, dict[str, Any] | None]
+"""One record's answer: its customer_identifier, failure messages (none: success), extra."""
+RecordHandler = Callable[[Any, AmsSandbox, str], Outcome]
+
+
+def _batch(
+    request: Request, sandbox: AmsSandbox, body: Any, what: str, handle: RecordHandler
+) -> dict[str, Any]:
+    """Apply ``handle`` to each record under the store lock; one result per record."""
+    api = _api_base(request, sandbox)
+    results = []
+    with sandbox.store.lock:
+        for raw in array_body(body, what=what):
+            cid, messages, extra = handle(raw, sandbox, api)
+            results.append(_result(cid, api, messages, extra))
+    return _envelope(results)
+
+
+def _validated(raw: Any) -> tuple[Any, Any, Messages]:
+    """(record with its address flattened, its customer_identifier, schema messages)."""
+    record = flatten_address(raw) if isinstance(raw, dict) else raw
+    cid = record.get("customer_identifier") if isinstance(record, dict) else None
+    return record, cid, validate_rma(record)
+
+
+def _create_one(raw: Any, sandbox: AmsSandbox, api: str) -> Outcome:
+    record, cid, messages = _validated(raw)
+    store = sandbox.store
+    if not messages and store.live(cid) is not None:
+        messages = _error(
+            "customer_identifier",
+            f"301: '{cid}' is already taken and 'customer_identifier' must be unique",
+        )
+    if messages:
+        return cid, messages, None
+    now = store.now_iso()
+    rec: dict[str, Any] = {"id": str(uuid.uuid4()), "customer_identifier": cid}
+    _apply_fields(rec, record)
+    rec.update(status="open", version=1, created_at=now, updated_at=now)
+    extra = _label(rec, sandbox, api)
+    store.add(rec)
+    return cid, [], extra
+
+
+def _update_one(raw: Any, sandbox: AmsSandbox, api: str) -> Outcome:
+    record, cid, messages = _validated(raw)
+    store = sandbox.store
+    rec = store.live(cid) if not messages else None
+    if not messages and rec is None:
+        messages = _error("customer_identifier", f"404: RMA '{cid}' not found")
+    elif rec is not None and rec["status"] not in EDITABLE:
+        messages = _error(
+            "status",
+            f"RMA is '{rec['status']}'; updates are allowed only while " + ", ".join(EDITABLE),
+        )
+    if messages or rec is None:
+        return cid, messages, None
+    _apply_fields(rec, record)
+    extra = _label(rec, sandbox, api)
+    rec["version"] = int(rec.get("version") or 1) + 1
+    rec["updated_at"] = store.now_iso()
+    store.changed(rec)
+    return cid, [], extra
+
+
+def _delete_one(raw: Any, sandbox: AmsSandbox, _api: str) -> Outcome:
+    store = sandbox.store
+    cid = raw.get("customer_identifier") if isinstance(raw, dict) else None
+    rec = store.live(cid) if isinstance(cid, str) else None
+    if not isinstance(cid, str):
+        return cid, _error("customer_identifier", "is required"), None
+    if rec is None:
+        return cid, _error("customer_identifier", f"404: RMA '{cid}' not found"), None
+    if rec["status"] != "open":
+        return cid, _error("status", f"RMA is '{rec['status']}'; only open RMAs delete"), None
+    now = store.now_iso()
+    rec.update(status="deleted", deleted_at=now, updated_at=now)
+    store.changed(rec)
+    return cid, [], None
+
+
 @router.post("/rmas")
 def create_rmas(request: Request, sandbox: Authed, body: JsonBody = None) -> dict[str, Any]:
     """Create RMAs; each record succeeds or fails on its own."""
-    api = _api_base(request, sandbox)
-    results = []
-    store = sandbox.store
-    with store.lock:
-        for raw in array_body(body, what="RMAs"):
-            record = flatten_address(raw) if isinstance(raw, dict) else raw
-            messages = validate_rma(record)
-            cid = record.get("customer_identifier") if isinstance(record, dict) else None
-            if not messages and store.live(cid) is not None:
-                messages = _error(
-                    "customer_identifier",
-                    f"301: '{cid}' is already taken and 'customer_identifier' must be unique",
-                )
-            if messages:
-                results.append(_result(cid, api, messages))
-                continue
-            now = store.now_iso()
-            rec: dict[str, Any] = {"id": str(uuid.uuid4()), "customer_identifier": cid}
-            _apply_fields(rec, record)
-            rec.update(status="open", version=1, created_at=now, updated_at=now)
-            extra = _label(rec, sandbox, api)
-            store.add(rec)
-            results.append(_result(cid, api, [], extra))
-    return _envelope(results)
+    return _batch(request, sandbox, body, "RMAs", _create_one)
 
 
 @router.put("/rmas")
 def update_rmas(request: Request, sandbox: Authed, body: JsonBody = None) -> dict[str, Any]:
     """Replace RMAs while open/tendered/inTransit; every change adds a version."""
-    api = _api_base(request, sandbox)
-    results = []
-    store = sandbox.store
-    with store.lock:
-        for raw in array_body(body, what="RMAs"):
-            record = flatten_address(raw) if isinstance(raw, dict) else raw
-            messages = validate_rma(record)
-            cid = record.get("customer_identifier") if isinstance(record, dict) else None
-            rec = store.live(cid) if not messages else None
-            if not messages and rec is None:
-                messages = _error("customer_identifier", f"404: RMA '{cid}' not found")
-            elif rec is not None and rec["status"] not in EDITABLE:
-                messages = _error(
-                    "status",
-                    f"RMA is '{rec['status']}'; updates are allowed only while "
-                    + ", ".join(EDITABLE),
-                )
-            if messages or rec is None:
-                results.append(_result(cid, api, messages))
-                continue
-            _apply_fields(rec, record)
-            extra = _label(rec, sandbox, api)
-            rec["version"] = int(rec.get("version") or 1) + 1
-            rec["updated_at"] = store.now_iso()
-            store.changed(rec)
-            results.append(_result(cid, api, [], extra))
-    return _envelope(results)
+    return _batch(request, sandbox, body, "RMAs", _update_one)
 
 
 @router.delete("/rmas")
 def delete_rmas(request: Request, sandbox: Authed, body: JsonBody = None) -> dict[str, Any]:
     """Soft-delete open RMAs; the customer_identifier may be reused afterwards."""
-    api = _api_base(request, sandbox)
-    results = []
-    store = sandbox.store
-    with store.lock:
-        for raw in array_body(body, what="{customer_identifier} objects"):
-            cid = raw.get("customer_identifier") if isinstance(raw, dict) else None
-            rec = store.live(cid) if isinstance(cid, str) else None
-            if not isinstance(cid, str):
-                messages = _error("customer_identifier", "is required")
-            elif rec is None:
-                messages = _error("customer_identifier", f"404: RMA '{cid}' not found")
-            elif rec["status"] != "open":
-                messages = _error("status", f"RMA is '{rec['status']}'; only open RMAs delete")
-            else:
-                now = store.now_iso()
-                rec.update(status="deleted", deleted_at=now, updated_at=now)
-                store.changed(rec)
-                messages = []
-            results.append(_result(cid, api, messages))
-    return _envelope(results)
+    return _batch(request, sandbox, body, "{customer_identifier} objects", _delete_one)
 
 
 def _many(request: Request, name: str) -> list[str]:
