@@ -17,11 +17,12 @@ from ledger.models import (
     StageEvent,
     Watermark,
 )
-from ledger.refunds import DoneStatus, RefundClaim, RefundDone, RefundStatus
+from ledger.refunds import DONE_STATUSES, DoneStatus, RefundClaim, RefundDone, RefundStatus
 from ledger.repository import Ledger
 from ledger.review import ExceptionNote, ExceptionStatus
 
 __all__ = [
+    "DONE_STATUSES",
     "MAX_INBOX_ATTEMPTS",
     "SQLITE_BUSY_TIMEOUT_MS",
     "Base",

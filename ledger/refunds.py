@@ -17,7 +17,8 @@ from ledger.store import Store
 
 RefundStatus = Literal["pending", "succeeded", "already_refunded", "failed"]
 DoneStatus = Literal["succeeded", "already_refunded"]
-_DONE = ("succeeded", "already_refunded")
+DONE_STATUSES: tuple[DoneStatus, ...] = ("succeeded", "already_refunded")
+"""Statuses of an attempt whose refund exists in Returnly."""
 
 
 class RefundClaim(NamedTuple):
@@ -58,9 +59,9 @@ def _check_owner(merchant: str, claim: RefundClaim, row: RefundAttempt) -> None:
 
 def _mark_done(row: RefundAttempt, done: RefundDone) -> bool:
     """Apply ``done`` to ``row``; ``False`` when the row is already done with another refund."""
-    if done.status not in _DONE:
-        raise ValueError(f"complete_refund status must be one of {_DONE}: {done.status!r}")
-    if row.status in _DONE:
+    if done.status not in DONE_STATUSES:
+        raise ValueError(f"complete_refund status must be one of {DONE_STATUSES}: {done.status!r}")
+    if row.status in DONE_STATUSES:
         if row.refund_id != done.refund_id:
             return False
         if done.status == "succeeded" and row.status == "already_refunded":
@@ -180,7 +181,7 @@ class RefundsMixin(Store):
         """Record a failed attempt; a refund already done cannot be marked failed."""
         with self._write() as session:
             row = _by_key(session, key)
-            if row.status in _DONE:
+            if row.status in DONE_STATUSES:
                 raise LedgerConflictError(f"refund {key!r} is already {row.status}")
             row.status = "failed"
             row.error = error

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from clients.ams import AmsClient, Rma
+from clients.ams import MAX_IDS_PER_QUERY, AmsClient, Rma, in_batches
 from core.merchant import MerchantConfig
 from ledger import Ledger, Link, LinkChange, StageNote
 from tasks import stages
@@ -19,7 +19,6 @@ from tasks.outcomes import ReturnOutcome
 
 logger = logging.getLogger(__name__)
 
-AMS_ID_BATCH = 30
 AMS_READ_CONCURRENCY = 4
 """GETs of 30 RMAs in flight at once while polling (the client is thread-safe)."""
 CREATED_AT_SLACK = timedelta(minutes=10)
@@ -42,7 +41,7 @@ def fetch_open_rmas(
     """Fresh AMS records for every link the poll still watches; also cids AMS no longer knows."""
     links = ledger.links_in_stage(merchant.name, stages.OPEN_STAGES)
     uuids = [lk.ams_uuid for lk in links if lk.ams_uuid]
-    chunks = [uuids[i : i + AMS_ID_BATCH] for i in range(0, len(uuids), AMS_ID_BATCH)]
+    chunks = in_batches(uuids, MAX_IDS_PER_QUERY)
     with ThreadPoolExecutor(max_workers=AMS_READ_CONCURRENCY) as pool:
         rmas = [rma for page in pool.map(ams.get_rmas_by_id, chunks) for rma in page]
     unresolved = {lk.customer_identifier: lk for lk in links if not lk.ams_uuid}

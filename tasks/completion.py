@@ -16,7 +16,7 @@ from clients.returnly import Refund, Return, ReturnlyClient, ReturnlyConflictErr
 from core.mapping import customer_identifier_for
 from core.merchant import MerchantConfig
 from core.refunds import RefundDecision, decide_refund
-from ledger import Ledger, Link, LinkChange, RefundClaim, RefundDone, StageNote
+from ledger import DONE_STATUSES, Ledger, Link, LinkChange, RefundClaim, RefundDone, StageNote
 from tasks import stages
 from tasks.outcomes import ReturnOutcome
 
@@ -177,7 +177,7 @@ def _refund_cleared(
     try:
         for item, (attempt, _created) in zip(cleared, claims, strict=True):
             rid = item.ret.id
-            if attempt.status in ("succeeded", "already_refunded"):
+            if attempt.status in DONE_STATUSES:
                 outcomes[rid] = ReturnOutcome.of(
                     merchant, rid, "already_done", f"refund {attempt.refund_id}"
                 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from clients.ams import MAX_RECORDS_PER_BATCH, AmsClient, RmaCreate
+from clients.ams import AmsClient, RmaCreate, in_batches
 from clients.returnly import CANCELED_STATUSES, Return
 from core.mapping import customer_identifier_for, map_return_to_rma
 from core.merchant import MerchantConfig
@@ -132,10 +132,9 @@ def _intake_batch(
             )
             for r, rma in to_create
         ]
-    for start in range(0, len(to_create), MAX_RECORDS_PER_BATCH):
+    for chunk in in_batches(to_create):
         # One POST per 30; links are collected as they come and written by intake_returns
         # even when a later POST fails, so the RMAs already created are never forgotten.
-        chunk = to_create[start : start + MAX_RECORDS_PER_BATCH]
         outcomes += _record_created(merchant, chunk, holds, ledger=ledger, ams=ams)
     return outcomes
 

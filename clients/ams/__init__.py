@@ -1,6 +1,6 @@
 """MasonHub AMS client: RMAs, callbacks and rmaEvent parsing (contracts §B)."""
 
-from clients.ams.client import DATA_FACTORY_EVENTS, AmsClient, DataFactoryEvent
+from clients.ams.client import DATA_FACTORY_EVENTS, AmsClient, DataFactoryEvent, in_batches
 from clients.ams.errors import (
     AMS_ERRORS,
     AmsAPIError,
@@ -104,6 +104,7 @@ __all__ = [
     "check_callback",
     "check_rma",
     "check_rmas",
+    "in_batches",
     "parse_rma_event",
     "rma_problems",
 ]

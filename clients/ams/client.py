@@ -39,7 +39,7 @@ from clients.http import ClosingClient, HttpSession, RetryPolicy, default_timeou
 if TYPE_CHECKING:
     from core.settings import AmsSettings
 
-__all__ = ["DATA_FACTORY_EVENTS", "AmsClient", "DataFactoryEvent"]
+__all__ = ["DATA_FACTORY_EVENTS", "AmsClient", "DataFactoryEvent", "in_batches"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,8 @@ DataFactoryEvent = Literal[
 DATA_FACTORY_EVENTS: tuple[str, ...] = get_args(DataFactoryEvent)
 
 
-def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+def in_batches(items: Sequence[T], size: int = MAX_RECORDS_PER_BATCH) -> Iterator[Sequence[T]]:
+    """``items`` in consecutive slices of at most ``size`` (AMS takes 30 per write or read)."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -172,7 +173,7 @@ class AmsClient(ClosingClient):
         check_rmas(rmas)
         parts = [
             self._write("POST", [r.to_wire() for r in chunk], idempotent=False)
-            for chunk in _chunks(rmas, MAX_RECORDS_PER_BATCH)
+            for chunk in in_batches(rmas, MAX_RECORDS_PER_BATCH)
         ]
         result = BatchResult.merge(parts)
         logger.info(
@@ -185,7 +186,7 @@ class AmsClient(ClosingClient):
         check_rmas(rmas)
         return BatchResult.merge(
             self._write("PUT", [r.to_wire() for r in chunk], idempotent=True)
-            for chunk in _chunks(rmas, MAX_RECORDS_PER_BATCH)
+            for chunk in in_batches(rmas, MAX_RECORDS_PER_BATCH)
         )
 
     def delete_rmas(self, customer_identifiers: Sequence[str]) -> BatchResult:
@@ -193,7 +194,7 @@ class AmsClient(ClosingClient):
         cids = _identifiers("customer_identifiers", customer_identifiers)
         return BatchResult.merge(
             self._write("DELETE", [{"customer_identifier": c} for c in chunk], idempotent=True)
-            for chunk in _chunks(cids, MAX_RECORDS_PER_BATCH)
+            for chunk in in_batches(cids, MAX_RECORDS_PER_BATCH)
         )
 
     # --- RMA reads ----------------------------------------------------------------------
@@ -206,7 +207,7 @@ class AmsClient(ClosingClient):
         """Detail of RMAs by AMS uuid, 30 ids per request; unknown ids are simply absent."""
         wanted = _identifiers("ids", ids)
         out: list[Rma] = []
-        for chunk in _chunks(wanted, MAX_IDS_PER_QUERY):
+        for chunk in in_batches(wanted, MAX_IDS_PER_QUERY):
             params = {"id": ",".join(chunk), "list_type": "detail", "limit": MAX_IDS_PER_QUERY}
             out.extend(self._get_rmas(params))
         return out
@@ -272,7 +273,7 @@ class AmsClient(ClosingClient):
     def delete_callbacks(self, ids: Sequence[str]) -> None:
         """Delete callbacks by id; safe to retry."""
         wanted = _identifiers("ids", ids)
-        for chunk in _chunks(wanted, MAX_RECORDS_PER_BATCH):
+        for chunk in in_batches(wanted, MAX_RECORDS_PER_BATCH):
             self._session.request("DELETE", "callbacks", json=list(chunk), idempotent=True)
 
     # --- sandbox DataFactory ------------------------------------------------------------

@@ -23,7 +23,7 @@ from datetime import datetime
 from functools import partial
 from typing import Final, TypeVar
 
-from clients.ams import AmsClient, Rma
+from clients.ams import MAX_IDS_PER_QUERY, AmsClient, Rma, in_batches
 from clients.returnly import Return, ReturnlyClient, ReturnlyNotFoundError
 from core.mapping import customer_identifier_for
 from core.mapping.identity import CUSTOMER_IDENTIFIER_PREFIX, HASHED_IDENTIFIER_PREFIX
@@ -47,7 +47,6 @@ DEFAULT_WORKERS: Final = 8
 """Threads for the listing passes and for the by-id reads of phase 2."""
 AMS_SLICES: Final = 4
 """The AMS created-date window is read as this many date slices at once."""
-AMS_ID_BATCH: Final = 30
 RETURNLY_INCLUDE: Final = ("return_line_items", "refunds")
 """Only what the frames need: lines and refunds (labels, vouchers... are not compared)."""
 PAGE: Final = 100
@@ -266,8 +265,7 @@ def _close_rmas(
         else:
             by_cid.append(cid)
     jobs: list[Callable[[], list[Rma]]] = [
-        partial(_rmas_by_id, client, by_uuid[i : i + AMS_ID_BATCH])
-        for i in range(0, len(by_uuid), AMS_ID_BATCH)
+        partial(_rmas_by_id, client, chunk) for chunk in in_batches(by_uuid, MAX_IDS_PER_QUERY)
     ]
     jobs += [partial(_rma_by_cid, client, cid) for cid in by_cid]
     if not jobs:

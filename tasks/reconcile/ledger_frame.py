@@ -15,12 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.drift import LEDGER, coerce_frame, empty_frame, validate_frame
-from ledger import Ledger, Link, RefundAttempt
+from ledger import DONE_STATUSES, Ledger, Link, RefundAttempt
 from tasks import stages
 
 REFUNDED_STAGES: Final = frozenset({stages.REFUNDED, stages.PARTIALLY_REFUNDED})
 RMA_STAGES: Final = stages.INTAKE_DONE_STAGES | {stages.CANCEL_EXCEPTION}
-_DONE_REFUNDS: Final = ("succeeded", "already_refunded")
 
 
 def read_links(ledger: Ledger, merchant: str) -> list[Link]:
@@ -33,7 +32,7 @@ def read_links(ledger: Ledger, merchant: str) -> list[Link]:
 def refunded_return_ids(ledger: Ledger, merchant: str) -> set[str]:
     """Returns with a finished refund attempt in the ledger."""
     query = select(RefundAttempt.return_id).where(
-        RefundAttempt.merchant == merchant, RefundAttempt.status.in_(_DONE_REFUNDS)
+        RefundAttempt.merchant == merchant, RefundAttempt.status.in_(DONE_STATUSES)
     )
     with Session(ledger.engine) as session:
         return {str(rid) for rid in session.scalars(query)}
