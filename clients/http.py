@@ -1,13 +1,17 @@
 """One HTTP session per client: timeouts, bounded retries, Retry-After, error mapping.
 
 Retries cover transport errors, 408, 429 and 5xx, and only on calls the caller marks idempotent
-(GET, full-record PUT, or a POST whose idempotency key is resent on every attempt).
+(GET, full-record PUT, DELETE). A write that is not safe to repeat is retried only when the
+server certainly did not act on it (``retry_unsent``): the connection could not be opened, or
+the answer was 429. Any other failure of such a write is ambiguous (it may have been applied
+and its answer lost): the caller must read back before writing again.
 """
 
 from __future__ import annotations
 
 import email.utils
 import logging
+import os
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -23,6 +27,7 @@ from clients import constants, errors
 logger = logging.getLogger(__name__)
 
 Sleep = Callable[[float], None]
+READ_TIMEOUT_ENV = "BRIDGE_HTTP_READ_TIMEOUT_S"
 
 
 @dataclass(frozen=True)
@@ -60,10 +65,12 @@ class RetryPolicy:
 
 
 def default_timeout() -> httpx.Timeout:
-    """Explicit timeouts; httpx's default of 5 s everywhere is too short for batch writes."""
-    return httpx.Timeout(
-        constants.DEFAULT_READ_TIMEOUT_S, connect=constants.DEFAULT_CONNECT_TIMEOUT_S
-    )
+    """Explicit timeouts; httpx's default of 5 s everywhere is too short for batch writes.
+
+    ``BRIDGE_HTTP_READ_TIMEOUT_S`` overrides the read timeout (chaos runs, slow links).
+    """
+    read = float(os.environ.get(READ_TIMEOUT_ENV) or constants.DEFAULT_READ_TIMEOUT_S)
+    return httpx.Timeout(read, connect=constants.DEFAULT_CONNECT_TIMEOUT_S)
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -193,8 +200,13 @@ class HttpSession:
         params: Any = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
+        retry_unsent: bool = False,
     ) -> httpx.Response:
-        """Send once, or retry up to the policy when ``idempotent`` and the failure is transient."""
+        """Send once, or retry up to the policy when ``idempotent`` and the failure is transient.
+
+        ``retry_unsent``: for a write that is not idempotent, still retry the failures that
+        prove the server did not act (no connection, 429).
+        """
         attempt = 0
         all_headers = {**self._extra_headers, **self._auth_headers(), **(headers or {})}
         while True:
@@ -208,10 +220,12 @@ class HttpSession:
                 )
                 retry_after = None
                 cause: BaseException = exc
+                unsent = isinstance(exc, httpx.ConnectTimeout)
             except httpx.TransportError as exc:
                 failure = self._family.connection(f"{method} {path}: {type(exc).__name__}")
                 retry_after = None
                 cause = exc
+                unsent = isinstance(exc, httpx.ConnectError)
             else:
                 if response.is_success:
                     return response
@@ -220,7 +234,9 @@ class HttpSession:
                 cause = failure
                 if not errors.is_retryable(failure):
                     raise failure
-            if not idempotent or attempt >= self.retry.max_retries:
+                unsent = response.status_code == 429
+            retryable = idempotent or (retry_unsent and unsent)
+            if not retryable or attempt >= self.retry.max_retries:
                 raise failure from (None if cause is failure else cause)
             attempt += 1
             wait = self.retry.delay(attempt, retry_after)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Protocol
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SANDBOX_RETURNLY_TOKEN = "sandbox-returnly-token"
@@ -82,6 +82,8 @@ class LedgerSettings(BaseSettings):
     url: str = ""
     """Any SQLAlchemy URL; empty means a SQLite file at ``path``."""
     path: Path = Path("var/ledger.db")
+    lease_ttl_s: float | None = Field(None, gt=0)
+    """Time to live of refund/RMA leases; None keeps the ledger's default (600 s)."""
 
     def sqlalchemy_url(self) -> str:
         """The URL to connect to."""

@@ -7,11 +7,13 @@ SQLAlchemy URL otherwise); every operation is a method of :class:`Ledger`.
 from ledger.db import SQLITE_BUSY_TIMEOUT_MS, create_schema, make_engine, open_ledger
 from ledger.errors import LedgerConflictError, LedgerError, LedgerNotFoundError
 from ledger.inbox import MAX_INBOX_ATTEMPTS, InboxStatus, MarkStatus
+from ledger.leases import DEFAULT_LEASE_TTL_S, new_owner
 from ledger.links import LinkChange, StageNote
 from ledger.models import (
     Base,
     ExceptionRecord,
     InboxMessage,
+    Lease,
     Link,
     RefundAttempt,
     StageEvent,
@@ -22,6 +24,7 @@ from ledger.repository import Ledger
 from ledger.review import ExceptionNote, ExceptionStatus
 
 __all__ = [
+    "DEFAULT_LEASE_TTL_S",
     "DONE_STATUSES",
     "MAX_INBOX_ATTEMPTS",
     "SQLITE_BUSY_TIMEOUT_MS",
@@ -32,6 +35,7 @@ __all__ = [
     "ExceptionStatus",
     "InboxMessage",
     "InboxStatus",
+    "Lease",
     "Ledger",
     "LedgerConflictError",
     "LedgerError",
@@ -48,5 +52,6 @@ __all__ = [
     "Watermark",
     "create_schema",
     "make_engine",
+    "new_owner",
     "open_ledger",
 ]

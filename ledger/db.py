@@ -109,10 +109,14 @@ def open_ledger(url: str | URL | None = None, *, echo: bool = False) -> Ledger:
 
     ``sqlite://`` (in memory) works for single-threaded use only: its one connection is shared.
     """
-    engine = make_engine(url if url is not None else LedgerSettings().sqlalchemy_url(), echo=echo)
+    settings = LedgerSettings()
+    engine = make_engine(url if url is not None else settings.sqlalchemy_url(), echo=echo)
     try:
         create_schema(engine)
     except BaseException:
         engine.dispose()
         raise
-    return Ledger(engine)
+    ledger = Ledger(engine)
+    if settings.lease_ttl_s is not None:
+        ledger.lease_ttl_s = settings.lease_ttl_s
+    return ledger

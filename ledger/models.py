@@ -132,6 +132,24 @@ class RefundAttempt(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class Lease(Base):
+    """Who may perform one side effect right now (post a refund, create or delete an RMA).
+
+    Taken atomically, held until ``expires_at``: a run that crashed or lost an answer leaves
+    a lease that simply runs out, and the next run settles the effect by reading first.
+    """
+
+    __tablename__ = "leases"
+    __table_args__ = (UniqueConstraint("merchant", "key", name="uq_leases_merchant_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    merchant: Mapped[str] = mapped_column(String(MERCHANT_LEN))
+    key: Mapped[str] = mapped_column(String(ID_LEN))
+    owner: Mapped[str] = mapped_column(String(ID_LEN))
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Watermark(Base):
     """How far a poll has read, per merchant and poll name; only moves forward."""
 

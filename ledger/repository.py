@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 
 from ledger.inbox import InboxMixin
+from ledger.leases import LeasesMixin
 from ledger.links import LinksMixin
 from ledger.refunds import RefundsMixin
 from ledger.review import ReviewMixin
@@ -12,7 +13,15 @@ from ledger.summary import SummaryMixin
 from ledger.watermarks import WatermarksMixin
 
 
-class Ledger(LinksMixin, InboxMixin, RefundsMixin, WatermarksMixin, ReviewMixin, SummaryMixin):
+class Ledger(
+    LinksMixin,
+    InboxMixin,
+    RefundsMixin,
+    LeasesMixin,
+    WatermarksMixin,
+    ReviewMixin,
+    SummaryMixin,
+):
     """The bridge's durable state behind a small, thread-safe API.
 
     Each call runs in its own short transaction and returns detached rows (plain

@@ -21,9 +21,17 @@ RACE_RETRIES = 3
 
 T = TypeVar("T")
 
+DEFAULT_LEASE_TTL_S = 600.0
+"""Longer than one write call can take with its safe retries (4 x 35 s timeouts + 3 x 60 s
+Retry-After waits): a lease is renewed right before each write, so it only has to outlive
+that call. Set ``BRIDGE_LEDGER_LEASE_TTL_S`` lower only together with shorter client timeouts."""
+
 
 class Store:
     """Owns the engine and two session factories; safe to share between threads."""
+
+    lease_ttl_s: float = DEFAULT_LEASE_TTL_S
+    """Default time to live of a lease taken through this ledger (see :mod:`ledger.leases`)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine

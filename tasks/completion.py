@@ -1,26 +1,65 @@
 """Stage 3 steps: a received RMA becomes a refund in Returnly, never twice.
 
-Guards, in order: the ledger's refund attempt (unique key); a fresh re-read of the Returnly
-return (a refund already there is recorded, not repeated); the idempotency key sent with the
-POST; and the sandbox/real API refusing a second refund (409), which is read back as done.
+The guarantee is the bridge's own; it does not rest on Returnly refusing a second refund or
+honouring the idempotency key (neither is known, §A.8.4):
+
+1. **Lease**: a run works on a return's refund only while it holds the return's lease
+   (``refund:<return id>`` in the ledger, taken atomically for the batch). A second live run
+   gets ``busy`` and posts nothing. The lease is renewed right before the POST, so it only
+   has to outlive that one request.
+2. **Read under the lease**: the Returnly return is re-read after the lease is taken. A
+   return that shows any refund is settled from what it shows, never posted again.
+3. **Claim**: the refund attempt (unique key) is recorded before the POST and completed after.
+4. **Lost answers**: a POST that fails in a way that does not prove it was refused (5xx,
+   timeout, dropped connection) is followed by a read-back of the return; the refund found
+   there is matched to the claim (:func:`core.refunds.match_refund`), and only a return that
+   shows none is posted again, still under the lease.
+A crash leaves a pending attempt and a lease that runs out; the next run takes the lease,
+reads the return and settles it the same way.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from clients.ams import AmsClient, Rma
-from clients.returnly import Refund, Return, ReturnlyClient, ReturnlyConflictError
+from clients.errors import is_retryable
+from clients.returnly import (
+    Refund,
+    Return,
+    ReturnlyClient,
+    ReturnlyConflictError,
+    ReturnlyError,
+)
 from core.mapping import customer_identifier_for
 from core.merchant import MerchantConfig
-from core.refunds import RefundDecision, decide_refund
-from ledger import DONE_STATUSES, Ledger, Link, LinkChange, RefundClaim, RefundDone, StageNote
+from core.refunds import RefundDecision, RefundMatch, decide_refund, match_refund
+from ledger import (
+    DONE_STATUSES,
+    Ledger,
+    Link,
+    LinkChange,
+    RefundAttempt,
+    RefundClaim,
+    RefundDone,
+    StageNote,
+    new_owner,
+)
 from tasks import stages
 from tasks.outcomes import ReturnOutcome
 
 logger = logging.getLogger(__name__)
+
+REFUND_POST_ATTEMPTS = 3
+"""POSTs of one refund within one lease, each after a read-back showed no refund."""
+
+
+def refund_lease_key(return_id: str) -> str:
+    """The ledger lease that lets one run at a time work on a return's refund."""
+    return f"refund:{return_id}"
 
 
 def _read_rma(link: Link, ams: AmsClient) -> Rma | None:
@@ -56,20 +95,71 @@ def _record_findings(ledger: Ledger, merchant: MerchantConfig, decision: RefundD
         )
 
 
+def _claimed_lines(attempt: RefundAttempt) -> dict[str, int]:
+    lines: dict[str, int] = {}
+    for line in attempt.lines:
+        rid = str(line.get("return_line_item_id", ""))
+        lines[rid] = lines.get(rid, 0) + int(line.get("units", 0))
+    return lines
+
+
+def _settle_attempt(
+    ledger: Ledger,
+    merchant: MerchantConfig,
+    ret: Return,
+    attempt: RefundAttempt,
+    expected: Decimal,
+) -> RefundMatch:
+    """Close one pending attempt from the refunds the return shows (or leave it for a person)."""
+    found = match_refund(ret.refunds, attempt.key, _claimed_lines(attempt), expected)
+    if found.refund is not None:
+        ledger.complete_refund(
+            attempt.key,
+            found.refund.id,
+            found.refund.refund_amount,
+            status="succeeded" if found.kind == "by_key" else "already_refunded",
+        )
+    else:
+        ledger.raise_exception(
+            merchant.name,
+            "refund_unmatched",
+            f"Returnly shows a refund that cannot be matched to attempt {attempt.key}: "
+            f"{found.reason}; the bridge will not post again",
+            {"key": attempt.key, "refunds": [r.id for r in ret.refunds], "why": found.reason},
+            return_id=ret.id,
+            stage="completion",
+            source="bridge",
+        )
+    return found
+
+
 def _settle_existing(
     ledger: Ledger, merchant: MerchantConfig, ret: Return, decision: RefundDecision
 ) -> ReturnOutcome:
-    """Returnly already shows a refund: record it (closing any attempt a crash left pending)."""
-    refund = ret.refunds[0] if ret.refunds else None
+    """Returnly already shows a refund: record it, never post another.
+
+    Pending attempts (a crash, a lost answer) are matched to what the return shows; several
+    refunds on one return are money out more than once and go to a person at once.
+    """
+    ours: RefundMatch | None = None
+    settled: set[str] = set()
     for attempt in ledger.refunds_for_return(merchant.name, ret.id):
-        if attempt.status == "pending":
-            ledger.complete_refund(
-                attempt.key,
-                refund.id if refund else None,
-                refund.refund_amount if refund else ret.refund_amount,
-                status="already_refunded",
-            )
-    if decision.refundable:
+        if attempt.status not in DONE_STATUSES:
+            found = _settle_attempt(ledger, merchant, ret, attempt, decision.expected_refund_amount)
+            if found.matched:
+                settled.add(attempt.key)
+            ours = ours if ours is not None and ours.kind == "by_key" else found
+    if len(ret.refunds) > 1:
+        ledger.raise_exception(
+            merchant.name,
+            "refund_multiple",
+            f"Returnly shows {len(ret.refunds)} refunds for this return",
+            {"refunds": [{"id": r.id, "amount": str(r.refund_amount)} for r in ret.refunds]},
+            return_id=ret.id,
+            stage="completion",
+            source="bridge",
+        )
+    if decision.refundable and decision.refund_key not in settled:
         ledger.raise_exception(
             merchant.name,
             "refund_remaining_units",
@@ -86,6 +176,10 @@ def _settle_existing(
         stage=stages.REFUNDED,
         history=StageNote("completion", "already_refunded"),
     )
+    if ours is not None and ours.kind == "by_key" and ours.refund is not None:
+        refund = ours.refund
+        detail = f"{refund.refund_amount} ({refund.id}), found on read-back"
+        return ReturnOutcome.of(merchant, ret.id, "refunded", detail)
     return ReturnOutcome.of(merchant, ret.id, "already_done", "Returnly already shows a refund")
 
 
@@ -99,18 +193,15 @@ class _Cleared(NamedTuple):
     """The refund's idempotency key (``decision.refund_key``, known to be set here)."""
 
 
-def _assess(
+def _precheck(
     merchant: MerchantConfig,
     return_id: str,
     link: Link | None,
     rma: Rma | None,
     *,
-    ledger: Ledger,
-    returnly: ReturnlyClient,
     ams: AmsClient,
-    dry_run: bool,
-) -> ReturnOutcome | _Cleared:
-    """Everything before the refund: the outcome when the return stops here, else cleared."""
+) -> ReturnOutcome | tuple[Link, Rma]:
+    """What needs no lease: a linked return whose RMA AMS shows received, else the outcome."""
     if link is None:
         return ReturnOutcome.of(merchant, return_id, "skipped", "no RMA linked to this return")
     if link.stage in (stages.REFUNDED, stages.CANCELLED):
@@ -120,6 +211,20 @@ def _assess(
     if rma is None or (rma.status or "").lower() != "received":
         status = rma.status if rma else "missing"
         return ReturnOutcome.of(merchant, return_id, "skipped", f"RMA not received ({status})")
+    return link, rma
+
+
+def _assess(
+    merchant: MerchantConfig,
+    link: Link,
+    rma: Rma,
+    *,
+    ledger: Ledger,
+    returnly: ReturnlyClient,
+    dry_run: bool,
+) -> ReturnOutcome | _Cleared:
+    """Under the lease: read the return, decide; the outcome when it stops here, else cleared."""
+    return_id = link.return_id
     ret = returnly.get_return(return_id)
     decision = decide_refund(ret, rma, merchant.policy)
     _record_findings(ledger, merchant, decision)
@@ -156,9 +261,55 @@ def _refunded(item: _Cleared, refund: Refund) -> RefundDone:
     return RefundDone(key, refund.id, refund.refund_amount, link=link)
 
 
+class _Lease(NamedTuple):
+    """The lease a batch holds: who it is, and for how long each renewal lasts."""
+
+    owner: str
+    ttl_s: float | None
+    """None: the ledger's default."""
+
+
+def _post_refund(
+    merchant: MerchantConfig,
+    item: _Cleared,
+    lease: _Lease,
+    *,
+    ledger: Ledger,
+    returnly: ReturnlyClient,
+) -> Refund | ReturnOutcome:
+    """POST one refund under the lease; after an ambiguous failure read back before any repeat.
+
+    Returns the refund made, or the outcome when the return was settled another way.
+    """
+    rid = item.ret.id
+    last: ReturnlyError | None = None
+    for _ in range(REFUND_POST_ATTEMPTS):
+        if not ledger.renew_lease(merchant.name, refund_lease_key(rid), lease.owner, lease.ttl_s):
+            return ReturnOutcome.of(
+                merchant, rid, "busy", "refund lease lost before posting; another run settles it"
+            )
+        try:
+            return returnly.create_refund(
+                item.decision.to_refund_create(item.ret), idempotency_key=item.key
+            )
+        except ReturnlyConflictError:
+            return _settle_existing(ledger, merchant, returnly.get_return(rid), item.decision)
+        except ReturnlyError as exc:
+            if not is_retryable(exc):
+                raise
+            last = exc
+            logger.warning("refund of %s: %s; reading the return back", rid, type(exc).__name__)
+        now = returnly.get_return(rid)
+        if now.is_refunded:
+            return _settle_existing(ledger, merchant, now, item.decision)
+    assert last is not None  # the loop only ends here after an ambiguous failure
+    raise last
+
+
 def _refund_cleared(
     merchant: MerchantConfig,
     cleared: Sequence[_Cleared],
+    lease: _Lease,
     *,
     ledger: Ledger,
     returnly: ReturnlyClient,
@@ -182,19 +333,16 @@ def _refund_cleared(
                     merchant, rid, "already_done", f"refund {attempt.refund_id}"
                 )
                 continue
-            try:
-                refund = returnly.create_refund(
-                    item.decision.to_refund_create(item.ret), idempotency_key=item.key
-                )
-            except ReturnlyConflictError:
-                outcomes[rid] = _settle_existing(
-                    ledger, merchant, returnly.get_return(rid), item.decision
-                )
+            # A pending attempt left by a crash is safe to post again here: the return was
+            # re-read under this lease and shows no refund.
+            made = _post_refund(merchant, item, lease, ledger=ledger, returnly=returnly)
+            if isinstance(made, ReturnOutcome):
+                outcomes[rid] = made
                 continue
-            done.append(_refunded(item, refund))
-            logger.info("return %s refunded: %s (%s)", rid, refund.refund_amount, refund.id)
+            done.append(_refunded(item, made))
+            logger.info("return %s refunded: %s (%s)", rid, made.refund_amount, made.id)
             outcomes[rid] = ReturnOutcome.of(
-                merchant, rid, "refunded", f"{refund.refund_amount} ({refund.id})"
+                merchant, rid, "refunded", f"{made.refund_amount} ({made.id})"
             )
     finally:
         ledger.finish_refunds(merchant.name, done)
@@ -214,37 +362,75 @@ def complete_returns(
     ams: AmsClient,
     dry_run: bool = False,
     rmas: Sequence[Rma] = (),
+    lease_ttl_s: float | None = None,
 ) -> list[ReturnOutcome]:
     """Refund what AMS received for a batch of returns, per the merchant's policy, exactly once.
 
     ``rmas`` are AMS records the caller has just read (the arrival poll); others are read
-    here. Each Returnly return is always re-read right before deciding. The ledger is read
-    once and written in two transactions for the batch's refunds (claims, then results).
+    here. The batch's refund leases are taken in one transaction; each Returnly return is
+    re-read under its lease right before deciding; refunds are claimed and recorded in one
+    transaction each; the leases are given back at the end (or run out after a crash).
     """
     wanted = list(dict.fromkeys(return_ids))
     links = {lk.return_id: lk for lk in ledger.links_for(merchant.name, return_ids=wanted)}
     by_cid = {r.customer_identifier: r for r in rmas}
     outcomes: dict[str, ReturnOutcome] = {}
-    cleared: list[_Cleared] = []
+    ready: list[tuple[Link, Rma]] = []
     for rid in wanted:
         rma = by_cid.get(customer_identifier_for(rid))
-        checked = _assess(
-            merchant,
-            rid,
-            links.get(rid),
-            rma,
-            ledger=ledger,
-            returnly=returnly,
-            ams=ams,
-            dry_run=dry_run,
-        )
+        checked = _precheck(merchant, rid, links.get(rid), rma, ams=ams)
         if isinstance(checked, ReturnOutcome):
             outcomes[rid] = checked
         else:
-            cleared.append(checked)
-    if cleared:
-        outcomes.update(_refund_cleared(merchant, cleared, ledger=ledger, returnly=returnly))
+            ready.append(checked)
+    if ready:
+        leased = _complete_leased(
+            merchant, ready, ledger=ledger, returnly=returnly, dry_run=dry_run, ttl_s=lease_ttl_s
+        )
+        outcomes.update(leased)
     return [outcomes[rid] for rid in return_ids]
+
+
+def _complete_leased(
+    merchant: MerchantConfig,
+    ready: Sequence[tuple[Link, Rma]],
+    *,
+    ledger: Ledger,
+    returnly: ReturnlyClient,
+    dry_run: bool,
+    ttl_s: float | None,
+) -> dict[str, ReturnOutcome]:
+    """Take the leases of ``ready`` returns, assess and refund those held, give them back."""
+    lease = _Lease(new_owner(), ttl_s)
+    keys = [refund_lease_key(link.return_id) for link, _ in ready]
+    held = (
+        set(keys) if dry_run else set(ledger.take_leases(merchant.name, keys, lease.owner, ttl_s))
+    )
+    outcomes: dict[str, ReturnOutcome] = {}
+    cleared: list[_Cleared] = []
+    try:
+        for link, rma in ready:
+            rid = link.return_id
+            if refund_lease_key(rid) not in held:
+                outcomes[rid] = ReturnOutcome.of(
+                    merchant, rid, "busy", "another run holds this return's refund lease"
+                )
+                continue
+            checked = _assess(
+                merchant, link, rma, ledger=ledger, returnly=returnly, dry_run=dry_run
+            )
+            if isinstance(checked, ReturnOutcome):
+                outcomes[rid] = checked
+            else:
+                cleared.append(checked)
+        if cleared:
+            outcomes.update(
+                _refund_cleared(merchant, cleared, lease, ledger=ledger, returnly=returnly)
+            )
+    finally:
+        if not dry_run:
+            ledger.release_leases(merchant.name, sorted(held), lease.owner)
+    return outcomes
 
 
 def complete_return(
@@ -256,6 +442,7 @@ def complete_return(
     ams: AmsClient,
     dry_run: bool = False,
     rma: Rma | None = None,
+    lease_ttl_s: float | None = None,
 ) -> ReturnOutcome:
     """:func:`complete_returns` for one return (webhooks, replays, healing)."""
     return complete_returns(
@@ -266,4 +453,5 @@ def complete_return(
         ams=ams,
         dry_run=dry_run,
         rmas=[rma] if rma else [],
+        lease_ttl_s=lease_ttl_s,
     )[0]

@@ -1,7 +1,16 @@
 """Stage 1 steps: authorized Returnly returns become AMS RMAs, exactly once; cancellations.
 
-Exactly once rests on AMS refusing a second RMA with the same customer_identifier: a duplicate
-is read back and counted as already done, whatever crashed or ran twice before.
+Exactly once is the bridge's own, not AMS's uniqueness of ``customer_identifier`` (which is
+still used when AMS enforces it: a refused duplicate is read back and counted as done):
+
+- a run creates or deletes a return's RMA only while it holds the lease ``rma:<return id>``;
+  a second live run gets ``busy``. Links are re-read under the lease.
+- a POST whose answer is lost (5xx, timeout, dropped connection) is followed by a read-back
+  by ``customer_identifier``; only the records AMS does not show are posted again.
+- a lease left by a crash, or given back in doubt after a failure, is stale for the next
+  run, which reads the RMA back before posting anything.
+- a DELETE whose answer was lost (or that a retry finds already applied) is confirmed by
+  reading the RMA back.
 """
 
 from __future__ import annotations
@@ -9,11 +18,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from clients.ams import AmsClient, RmaCreate, in_batches
+from clients.ams import AmsClient, AmsError, Rma, RmaCreate, in_batches
+from clients.errors import is_retryable
 from clients.returnly import CANCELED_STATUSES, Return
 from core.mapping import customer_identifier_for, map_return_to_rma
 from core.merchant import MerchantConfig
-from ledger import ExceptionNote, Ledger, Link, LinkChange, StageNote
+from ledger import ExceptionNote, Ledger, Link, LinkChange, StageNote, new_owner
 from tasks import stages
 from tasks.outcomes import ReturnOutcome
 
@@ -21,6 +31,14 @@ logger = logging.getLogger(__name__)
 
 INTAKE_STATUSES = frozenset({"authorized", "in_transit", "delivered"})
 """Returns that need an RMA (a lost webhook can leave one in transit without it)."""
+
+RMA_POST_ATTEMPTS = 3
+"""POSTs of one batch within one lease, each after a read-back of what AMS kept."""
+
+
+def rma_lease_key(return_id: str) -> str:
+    """The ledger lease that lets one run at a time create or delete a return's RMA."""
+    return f"rma:{return_id}"
 
 
 class _Holds:
@@ -132,11 +150,113 @@ def _intake_batch(
             )
             for r, rma in to_create
         ]
-    for chunk in in_batches(to_create):
-        # One POST per 30; links are collected as they come and written by intake_returns
-        # even when a later POST fails, so the RMAs already created are never forgotten.
-        outcomes += _record_created(merchant, chunk, holds, ledger=ledger, ams=ams)
+    return outcomes + _create_leased(merchant, to_create, holds, ledger=ledger, ams=ams)
+
+
+def _create_leased(
+    merchant: MerchantConfig,
+    to_create: Sequence[tuple[Return, RmaCreate]],
+    holds: _Holds,
+    *,
+    ledger: Ledger,
+    ams: AmsClient,
+) -> list[ReturnOutcome]:
+    """Take the RMA leases, re-check under them, post what is still missing, give them back.
+
+    The links found are written before the leases are given back; a batch whose POST
+    failed without a clear answer gives its leases back in doubt.
+    """
+    owner = new_owner()
+    taken = ledger.take_leases(merchant.name, [rma_lease_key(r.id) for r, _ in to_create], owner)
+    in_doubt: list[str] = []
+    outcomes: list[ReturnOutcome] = []
+    try:
+        mine: list[tuple[Return, RmaCreate]] = []
+        for ret, rma in to_create:
+            if rma_lease_key(ret.id) in taken:
+                mine.append((ret, rma))
+            else:
+                detail = "another run holds this return's RMA lease"
+                outcomes.append(ReturnOutcome.of(merchant, ret.id, "busy", detail))
+        now_known = {
+            lk.return_id: lk
+            for lk in ledger.links_for(merchant.name, return_ids=[r.id for r, _ in mine])
+        }
+        todo: list[tuple[Return, RmaCreate]] = []
+        for ret, rma in mine:
+            link = now_known.get(ret.id)
+            if link is not None and (
+                link.stage in stages.INTAKE_DONE_STAGES or link.stage == stages.CANCELLED
+            ):
+                outcomes.append(ReturnOutcome.of(merchant, ret.id, "already_done", link.stage))
+            elif taken[rma_lease_key(ret.id)]:
+                # An earlier run may have created it and lost the answer: read before posting.
+                found = _read_back(merchant, ret, holds, ams=ams)
+                if found is None:
+                    todo.append((ret, rma))
+                else:
+                    outcomes.append(found)
+            else:
+                todo.append((ret, rma))
+        for chunk in in_batches(todo):
+            # One POST per 30; links are collected as they come and written below even when
+            # a later POST fails, so the RMAs already created are never forgotten.
+            keys = [rma_lease_key(ret.id) for ret, _ in chunk]
+            in_doubt += keys
+            outcomes += _create_chunk(merchant, chunk, holds, ams=ams)
+            in_doubt = in_doubt[: -len(keys)]
+    except BaseException:
+        in_doubt = list(taken)  # whatever this batch touched may have been applied
+        raise
+    finally:
+        try:
+            holds.write(ledger)
+        except BaseException:
+            in_doubt = list(taken)
+            raise
+        finally:
+            ledger.release_leases(merchant.name, list(taken), owner, in_doubt=in_doubt)
     return outcomes
+
+
+def _create_chunk(
+    merchant: MerchantConfig,
+    chunk: Sequence[tuple[Return, RmaCreate]],
+    holds: _Holds,
+    *,
+    ams: AmsClient,
+) -> list[ReturnOutcome]:
+    """POST one batch; after a failure that may have been applied, read back before reposting."""
+    pending = list(chunk)
+    outcomes: list[ReturnOutcome] = []
+    for attempt in range(1, RMA_POST_ATTEMPTS + 1):
+        try:
+            return outcomes + _record_created(merchant, pending, holds, ams=ams)
+        except AmsError as exc:
+            if not is_retryable(exc) or attempt == RMA_POST_ATTEMPTS:
+                raise
+            logger.warning("AMS create of %d RMAs: %s; reading back", len(pending), exc)
+        still: list[tuple[Return, RmaCreate]] = []
+        for ret, rma in pending:
+            found = _read_back(merchant, ret, holds, ams=ams)
+            if found is None:
+                still.append((ret, rma))
+            else:
+                outcomes.append(found)
+        pending = still
+        if not pending:
+            break
+    return outcomes
+
+
+def _read_back(
+    merchant: MerchantConfig, ret: Return, holds: _Holds, *, ams: AmsClient
+) -> ReturnOutcome | None:
+    """The live RMA AMS holds for ``ret``, recorded as already done; ``None`` if there is none."""
+    existing = ams.get_rma_by_cid(customer_identifier_for(ret.id))
+    if existing is None or existing.is_deleted:
+        return None
+    return _adopt(merchant, ret, existing, holds)
 
 
 def _record_created(
@@ -144,7 +264,6 @@ def _record_created(
     chunk: Sequence[tuple[Return, RmaCreate]],
     holds: _Holds,
     *,
-    ledger: Ledger,
     ams: AmsClient,
 ) -> list[ReturnOutcome]:
     """POST one batch of RMAs and sort each record: created, already there, or refused."""
@@ -165,7 +284,7 @@ def _record_created(
             )
             outcomes.append(ReturnOutcome.of(merchant, ret.id, "created"))
         elif record is not None and record.is_duplicate_identifier:
-            outcomes.append(_adopt_existing(merchant, ret, holds, ledger=ledger, ams=ams))
+            outcomes.append(_adopt_existing(merchant, ret, holds, ams=ams))
         else:
             message = record.summary() if record else "AMS returned no result for this record"
             outcomes.append(
@@ -188,28 +307,34 @@ def ids(returns: Sequence[Return]) -> list[str]:
 
 
 def _adopt_existing(
-    merchant: MerchantConfig, ret: Return, holds: _Holds, *, ledger: Ledger, ams: AmsClient
+    merchant: MerchantConfig, ret: Return, holds: _Holds, *, ams: AmsClient
 ) -> ReturnOutcome:
     """AMS says the identifier exists: read it back and record it as already done."""
+    found = _read_back(merchant, ret, holds, ams=ams)
+    if found is not None:
+        return found
     cid = customer_identifier_for(ret.id)
-    existing = ams.get_rma_by_cid(cid)
-    if existing is None or existing.is_deleted:
-        return holds.hold(
-            ret,
-            "ams_duplicate_unreadable",
-            f"AMS refused {cid} as a duplicate but no live RMA could be read back",
-            {"customer_identifier": cid},
-        )
+    return holds.hold(
+        ret,
+        "ams_duplicate_unreadable",
+        f"AMS refused {cid} as a duplicate but no live RMA could be read back",
+        {"customer_identifier": cid},
+    )
+
+
+def _adopt(merchant: MerchantConfig, ret: Return, existing: Rma, holds: _Holds) -> ReturnOutcome:
+    """Link ``ret`` to the live RMA AMS already holds for it (written with the batch)."""
     stage = stages.stage_for_ams_status(existing.status) or stages.RMA_CREATED
-    ledger.upsert_link(
-        merchant.name,
-        ret.id,
-        cid,
-        rma_number=ret.rma,
-        ams_uuid=existing.id,
-        stage=stage,
-        status=existing.status,
-        history=StageNote("intake", "already_done", {"ams_id": existing.id}),
+    holds.links.append(
+        LinkChange(
+            ret.id,
+            customer_identifier_for(ret.id),
+            rma_number=ret.rma,
+            ams_uuid=existing.id,
+            stage=stage,
+            status=existing.status,
+            history=StageNote("intake", "already_done", {"ams_id": existing.id}),
+        )
     )
     return ReturnOutcome.of(merchant, ret.id, "already_done", "RMA already in AMS")
 
@@ -217,7 +342,28 @@ def _adopt_existing(
 def cancel_return(
     merchant: MerchantConfig, ret: Return, *, ledger: Ledger, ams: AmsClient, dry_run: bool = False
 ) -> ReturnOutcome:
-    """A return cancelled in Returnly: delete its AMS RMA while open, else raise an exception."""
+    """A return cancelled in Returnly: delete its AMS RMA while open, else raise an exception.
+
+    Done under the return's RMA lease, so it never overlaps a create of the same RMA.
+    """
+    if dry_run:
+        return _cancel(merchant, ret, ledger=ledger, ams=ams, dry_run=True)
+    owner = new_owner()
+    key = rma_lease_key(ret.id)
+    if key not in ledger.take_leases(merchant.name, [key], owner):
+        return ReturnOutcome.of(merchant, ret.id, "busy", "another run holds this RMA's lease")
+    clean = False
+    try:
+        outcome = _cancel(merchant, ret, ledger=ledger, ams=ams, dry_run=False)
+        clean = True
+        return outcome
+    finally:
+        ledger.release_leases(merchant.name, [key], owner, in_doubt=[] if clean else [key])
+
+
+def _cancel(
+    merchant: MerchantConfig, ret: Return, *, ledger: Ledger, ams: AmsClient, dry_run: bool
+) -> ReturnOutcome:
     cid = customer_identifier_for(ret.id)
     link = ledger.get_link(merchant.name, return_id=ret.id)
     if link is not None and link.stage == stages.CANCELLED:
@@ -240,15 +386,14 @@ def cancel_return(
         )
     if dry_run:
         return ReturnOutcome.of(merchant, ret.id, "planned", f"would delete RMA {cid}")
-    result = ams.delete_rmas([cid])
-    record = result.by_identifier().get(cid)
-    if record is None or not record.ok:
+    refusal = _delete_rma(ams, cid)
+    if refusal is not None:
         return _hold_now(
             ledger,
             merchant,
             ret,
             "cancel_refused",
-            record.summary() if record else "AMS returned no result for the delete",
+            refusal,
             {"customer_identifier": cid},
             stage=stages.CANCEL_EXCEPTION,
         )
@@ -263,6 +408,27 @@ def cancel_return(
         history=StageNote("cancellation", "deleted", {"ams_id": rma.id}),
     )
     return ReturnOutcome.of(merchant, ret.id, "cancelled", "RMA deleted in AMS")
+
+
+def _delete_rma(ams: AmsClient, cid: str) -> str | None:
+    """Delete the RMA; ``None`` once AMS shows no live RMA for ``cid``, else why it refused.
+
+    A DELETE whose answer was lost, or whose retry is refused because the first attempt
+    already applied, is settled by reading the RMA back.
+    """
+    try:
+        record = ams.delete_rmas([cid]).by_identifier().get(cid)
+    except AmsError as exc:
+        if not is_retryable(exc):
+            raise
+        logger.warning("AMS delete of %s: %s; reading back", cid, exc)
+        record = None
+    if record is not None and record.ok:
+        return None
+    after = ams.get_rma_by_cid(cid)
+    if after is None or after.is_deleted:
+        return None
+    return record.summary() if record else "AMS returned no result for the delete"
 
 
 def _hold_now(

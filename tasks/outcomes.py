@@ -20,6 +20,7 @@ Outcome = Literal[
     "held",
     "cancelled",
     "planned",
+    "busy",
 ]
 
 

@@ -276,15 +276,18 @@ class ReturnlyClient(ClosingClient):
     def create_refund(self, refund: RefundCreate, *, idempotency_key: str) -> Refund:
         """Refund lines of a return (restock always false).
 
-        Retried on transient failures only because the same ``Idempotency-Key`` goes with
-        every attempt, so the server can answer a replay with the refund it already made.
+        Sent with an ``Idempotency-Key``, but never blindly repeated: Returnly's POST is not
+        known to honour the key (§A.8.4), so only failures that prove the request was not
+        acted on (no connection, 429) are retried here. Any other failure is ambiguous and
+        raised; the caller reads the return back before posting again.
         """
         _require(idempotency_key, "idempotency_key")
         body = dict(self.refund_body_template(refund))
         response = self._http.request(
             "POST",
             self.refund_path,
-            idempotent=True,
+            idempotent=False,
+            retry_unsent=True,
             json=body,
             headers={"Idempotency-Key": idempotency_key},
         )

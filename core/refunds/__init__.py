@@ -2,6 +2,7 @@
 
 from core.refunds.allocation import UNSPECIFIED_STATUS, Allocation, allocate
 from core.refunds.decide import already_refunded, decide_refund, line_amount
+from core.refunds.matching import RefundMatch, match_refund
 from core.refunds.models import (
     HeldReason,
     HeldUnits,
@@ -23,9 +24,11 @@ __all__ = [
     "RefundIssue",
     "RefundIssueCode",
     "RefundLine",
+    "RefundMatch",
     "allocate",
     "already_refunded",
     "decide_refund",
     "line_amount",
+    "match_refund",
     "refund_key",
 ]

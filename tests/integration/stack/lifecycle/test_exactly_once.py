@@ -56,7 +56,8 @@ def test_overlapping_intake_runs_create_each_rma_once(
     assert _rma_count(ams) == {customer_identifier_for(i): 1 for i in ids}
     created = sum(r.count("created") for r in results)
     assert created == N
-    assert all(set(r) <= {"created", "already_done"} for r in results)
+    # "busy": another of the runs held the return's lease at that moment and created it.
+    assert all(set(r) <= {"created", "already_done", "busy"} for r in results)
 
 
 def test_overlapping_completion_runs_refund_once(

@@ -1,0 +1,146 @@
+"""Leases: at most one live run may perform a given side effect at a time.
+
+A lease is a row ``(merchant, key) -> (owner, expires_at)``. Taking one is atomic on SQLite
+(the write transaction is ``BEGIN IMMEDIATE``) and on Postgres (the row is locked ``FOR
+UPDATE``; two inserts of a new key race on the unique constraint and the loser retries,
+then sees the winner's live lease). A lease is free when nobody holds it, when it has run
+out, or when its owner asks again. Expiry compares the clocks of the hosts that take it, so
+hosts must keep their clocks in step (NTP) well within the time to live.
+
+A lease given back cleanly is deleted. One given back *in doubt* (the effect's answer was
+lost, or the run failed before recording it) is kept and expired at once, and a crashed run's
+lease simply runs out: either way the next taker is told the lease is **stale**, and must
+read the other system before acting, because the effect may already have happened.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+
+from ledger.columns import utcnow
+from ledger.models import Lease
+from ledger.store import DEFAULT_LEASE_TTL_S, Store
+
+__all__ = ["DEFAULT_LEASE_TTL_S", "LeasesMixin", "new_owner"]
+
+
+def new_owner() -> str:
+    """A lease owner unique to this call: host, process and a random part."""
+    return f"{socket.gethostname()[:64]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+class LeasesMixin(Store):
+    """Operations on ``leases``."""
+
+    def take_leases(
+        self,
+        merchant: str,
+        keys: Sequence[str],
+        owner: str,
+        ttl_s: float | None = None,
+    ) -> dict[str, bool]:
+        """Take every free lease among ``keys`` for ``owner`` in one transaction.
+
+        Returns the keys now held by ``owner``, each with ``True`` when it is stale (an
+        earlier holder crashed or gave it back in doubt). Keys held by another live run are
+        left out.
+        """
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        if not owner:
+            raise ValueError("owner is required")
+        ttl = self.lease_ttl_s if ttl_s is None else ttl_s
+
+        def attempt() -> dict[str, bool]:
+            now = utcnow()
+            until = now + timedelta(seconds=ttl)
+            with self._write() as session:
+                query = (
+                    select(Lease)
+                    .where(Lease.merchant == merchant, Lease.key.in_(wanted))
+                    .with_for_update()
+                )
+                rows = {row.key: row for row in session.scalars(query)}
+                taken: dict[str, bool] = {}
+                for key in wanted:
+                    row = rows.get(key)
+                    if row is None:
+                        session.add(
+                            Lease(
+                                merchant=merchant,
+                                key=key,
+                                owner=owner,
+                                taken_at=now,
+                                expires_at=until,
+                            )
+                        )
+                        taken[key] = False
+                    elif row.owner == owner or row.expires_at <= now:
+                        taken[key] = row.owner != owner
+                        row.owner, row.taken_at, row.expires_at = owner, now, until
+                return taken
+
+        return self._retry_race(attempt)
+
+    def renew_lease(self, merchant: str, key: str, owner: str, ttl_s: float | None = None) -> bool:
+        """Extend ``owner``'s lease; ``False`` when another run has taken it over (or it is gone).
+
+        Called right before an effect, so the time the lease must cover is only the
+        effect's own request. A lease that ran out but that nobody took is still ours.
+        """
+        now = utcnow()
+        ttl = self.lease_ttl_s if ttl_s is None else ttl_s
+        with self._write() as session:
+            result = session.execute(
+                update(Lease)
+                .where(Lease.merchant == merchant, Lease.key == key, Lease.owner == owner)
+                .values(expires_at=now + timedelta(seconds=ttl))
+                .execution_options(synchronize_session=False)
+            )
+            return bool(getattr(result, "rowcount", 0) == 1)
+
+    def release_leases(
+        self, merchant: str, keys: Sequence[str], owner: str, *, in_doubt: Sequence[str] = ()
+    ) -> int:
+        """Give back ``owner``'s leases among ``keys`` (others' leases are untouched).
+
+        Keys in ``in_doubt`` are expired, not deleted, so their next taker sees them stale.
+        """
+        doubtful = [k for k in dict.fromkeys(in_doubt) if k in set(keys)]
+        clean = [k for k in dict.fromkeys(keys) if k not in set(doubtful)]
+        mine = (Lease.merchant == merchant, Lease.owner == owner)
+        count = 0
+        with self._write() as session:
+            if clean:
+                result = session.execute(
+                    delete(Lease)
+                    .where(*mine, Lease.key.in_(clean))
+                    .execution_options(synchronize_session=False)
+                )
+                count += int(getattr(result, "rowcount", 0) or 0)
+            if doubtful:
+                result = session.execute(
+                    update(Lease)
+                    .where(*mine, Lease.key.in_(doubtful))
+                    .values(expires_at=utcnow())
+                    .execution_options(synchronize_session=False)
+                )
+                count += int(getattr(result, "rowcount", 0) or 0)
+        return count
+
+    def lease_holder(self, merchant: str, key: str) -> tuple[str, datetime] | None:
+        """Who holds ``key`` and until when, if the lease is live (for tests and operators)."""
+        with self._read() as session:
+            row = session.scalars(
+                select(Lease).where(Lease.merchant == merchant, Lease.key == key)
+            ).first()
+        if row is None or row.expires_at <= utcnow():
+            return None
+        return row.owner, row.expires_at
