@@ -16,7 +16,7 @@ from clients.returnly import Return
 from tasks import stages
 from tasks.arrival import fetch_open_rmas, record_rmas
 from tasks.completion import complete_return, complete_returns
-from tasks.inbox import process_inbox_message
+from tasks.inbox import process_inbox_batch, process_inbox_message
 from tasks.intake import intake_returns
 from tasks.outcomes import ReturnOutcome
 from tasks.retry import retry_transient
@@ -200,6 +200,28 @@ def handle_inbox_message(merchant: str, source: str, message_id: str) -> list[Re
         config,
         source,
         message_id,
+        ledger=get_ledger(),
+        returnly=returnly_client(config),
+        ams=ams_client(config),
+    )
+
+
+@task(
+    name="handle-inbox-batch",
+    tags=["webhooks"],
+    cache_policy=NONE,
+    task_run_name="inbox-{source}-batch",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_transient,
+)
+def handle_inbox_batch(merchant: str, source: str, message_ids: list[str]) -> list[ReturnOutcome]:
+    """Background task for a burst: the receiver's batch of messages, handled together."""
+    config = load_merchant(merchant)
+    return process_inbox_batch(
+        config,
+        source,
+        message_ids,
         ledger=get_ledger(),
         returnly=returnly_client(config),
         ams=ams_client(config),

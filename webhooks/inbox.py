@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from ledger import Ledger
 from ledger.models import CODE_LEN, ID_LEN, MERCHANT_LEN
+from webhooks.coalesce import DEFAULT_MAX_ITEMS
 from webhooks.dispatch import Dispatcher
+
+DISPATCH_THREADS = DEFAULT_MAX_ITEMS
+"""Messages handed over at once: enough to fill one batch of a batching dispatcher."""
 
 logger = logging.getLogger(__name__)
 
@@ -107,11 +112,24 @@ def dispatch_and_mark(
     return True
 
 
+def dispatch_all(
+    ledger: Ledger, dispatcher: Dispatcher, work: Sequence[tuple[str, InboxItem]]
+) -> int:
+    """Dispatch ``(merchant, message)`` pairs side by side; returns how many went out.
+
+    Side by side so that a batching dispatcher can group them: each call waits for its group.
+    """
+    if len(work) <= 1:
+        return sum(dispatch_and_mark(ledger, dispatcher, m, item) for m, item in work)
+    with ThreadPoolExecutor(max_workers=min(len(work), DISPATCH_THREADS)) as pool:
+        return sum(pool.map(lambda w: dispatch_and_mark(ledger, dispatcher, w[0], w[1]), work))
+
+
 def dispatch_new(
     ledger: Ledger, dispatcher: Dispatcher, merchant: str, items: Sequence[InboxItem]
 ) -> int:
     """Dispatch freshly stored messages (run after the 2xx); returns how many went out."""
-    return sum(dispatch_and_mark(ledger, dispatcher, merchant, item) for item in items)
+    return dispatch_all(ledger, dispatcher, [(merchant, item) for item in items])
 
 
 def record_rejection(

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from webhooks.coalesce import DEFAULT_MAX_ITEMS, DEFAULT_WINDOW_S
 from webhooks.dispatch import CompositeDispatcher, Dispatcher, TaskWorkerDispatcher
 from webhooks.events import EventDispatcher
 
@@ -26,16 +27,29 @@ class WebhookSettings(BaseSettings):
     dispatch: DispatchMode = "task"
     """``task``: a task worker via ``.delay()`` (sub-second); ``event``: a Prefect event for
     deployment triggers (seconds); ``both``: the two, in that order."""
+    batch_window_s: float = Field(DEFAULT_WINDOW_S, ge=0, le=10)
+    """``task``: how long a message waits for others of its merchant to travel with."""
+    batch_max: int = Field(DEFAULT_MAX_ITEMS, ge=1, le=DEFAULT_MAX_ITEMS)
+    """``task``: at most this many messages per task run (1 = one run per message)."""
     max_body_bytes: int = Field(1_048_576, gt=0)
     signature_tolerance_s: float = Field(300.0, gt=0)
 
 
-def build_dispatcher(mode: DispatchMode, *, api_url: str | None = None) -> Dispatcher:
+def build_dispatcher(
+    mode: DispatchMode, *, api_url: str | None = None, settings: WebhookSettings | None = None
+) -> Dispatcher:
     """The dispatcher for a mode; ``event`` needs ``PREFECT_API_URL`` (or ``api_url``)."""
+    cfg = settings or WebhookSettings()
+
+    def task_worker() -> TaskWorkerDispatcher:
+        return TaskWorkerDispatcher(
+            preload=True, batch_window_s=cfg.batch_window_s, batch_max=cfg.batch_max
+        )
+
     if mode == "task":
-        return TaskWorkerDispatcher(preload=True)
+        return task_worker()
     if mode == "event":
         return EventDispatcher(api_url)
     if mode == "both":
-        return CompositeDispatcher([TaskWorkerDispatcher(preload=True), EventDispatcher(api_url)])
+        return CompositeDispatcher([task_worker(), EventDispatcher(api_url)])
     raise ValueError(f"unknown dispatch mode {mode!r}; use one of {', '.join(DISPATCH_MODES)}")

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from ledger import InboxMessage, Ledger
 from webhooks.dispatch import Dispatcher
-from webhooks.inbox import InboxItem, dispatch_and_mark
+from webhooks.inbox import InboxItem, dispatch_all
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ def _redispatch(
     ledger: Ledger, dispatcher: Dispatcher, rows: list[InboxMessage], cutoff: datetime
 ) -> SweepResult:
     result = SweepResult(examined=len(rows))
+    due: list[InboxMessage] = []
     for row in rows:
         # A row that a worker touched recently is still in someone's hands.
         if row.status != "pending" and row.updated_at >= cutoff:
@@ -60,10 +61,10 @@ def _redispatch(
         if current is None or current.status != row.status:
             result.skipped += 1
             continue
-        if dispatch_and_mark(ledger, dispatcher, row.merchant, _item(row)):
-            result.dispatched += 1
-        else:
-            result.failed += 1
+        due.append(row)
+    sent = dispatch_all(ledger, dispatcher, [(row.merchant, _item(row)) for row in due])
+    result.dispatched += sent
+    result.failed += len(due) - sent
     return result
 
 

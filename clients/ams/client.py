@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 import httpx
 from pydantic import SecretStr
 
+from clients.ams.batch import AmsBatchError
 from clients.ams.errors import AMS_ERRORS, AmsError
 from clients.ams.models import (
     BatchRecordResult,
@@ -95,6 +96,38 @@ def _list_of(body: Any, *keys: str) -> list[Any]:
     raise AmsError(f"unexpected AMS reply shape ({type(body).__name__}), expected a list")
 
 
+def _callback_failures(
+    response: httpx.Response, sent: Sequence[CallbackCreate]
+) -> list[BatchRecordResult]:
+    """Failed records of a POST /callbacks reply: bare array, records envelope or MD's form.
+
+    An unreadable reply is logged, not raised: the GET that follows tells what was saved.
+    """
+    try:
+        items = _list_of(response.json(), "results", "callbacks", "data")
+    except (ValueError, AmsError):
+        logger.warning("AMS POST /callbacks: unexpected reply shape; re-reading with GET")
+        return []
+    failed: list[BatchRecordResult] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        status = str(item.get("status", "success"))
+        if status.strip().lower() == "success":
+            continue
+        fallback = sent[i] if i < len(sent) else None
+        url = item.get("url") or (fallback.url if fallback else None)
+        kind = item.get("message_type") or (fallback.message_type if fallback else None)
+        failed.append(
+            BatchRecordResult(
+                customer_identifier=f"{kind} {url}" if url or kind else None,
+                status=status,
+                messages=item.get("messages"),
+            )
+        )
+    return failed
+
+
 class AmsClient(ClosingClient):
     """Typed access to AMS RMAs, callbacks and the sandbox DataFactory.
 
@@ -165,7 +198,9 @@ class AmsClient(ClosingClient):
 
     def _write(self, method: str, body: list[dict[str, Any]], *, idempotent: bool) -> BatchResult:
         check_batch(body)
-        response = self._session.request(method, "rmas", json=body, idempotent=idempotent)
+        response = self._session.request(
+            method, "rmas", json=body, idempotent=idempotent, retry_unsent=True
+        )
         return BatchResult.model_validate(response.json())
 
     def create_rmas(self, rmas: Sequence[RmaCreate]) -> BatchResult:
@@ -261,12 +296,20 @@ class AmsClient(ClosingClient):
         return [Callback.model_validate(item) for item in items]
 
     def register_callbacks(self, callbacks: Sequence[CallbackCreate]) -> list[Callback]:
-        """POST callbacks once, then re-read them with GET to learn their ids (§B.6)."""
+        """POST callbacks once, then re-read them with GET to learn their ids (§B.6).
+
+        The POST reply is read in any of its shapes (a bare array, the ``results`` records
+        envelope, ``{callbacks: [...]}``); a record it marks as failed raises
+        :class:`AmsBatchError`. The GET stays the source of truth for ids.
+        """
         check_batch(callbacks, field="callbacks")
         for i, callback in enumerate(callbacks):
             check_callback(callback, i)
         body = [c.to_wire() for c in callbacks]
-        self._session.request("POST", "callbacks", json=body, idempotent=False)
+        response = self._session.request("POST", "callbacks", json=body, idempotent=False)
+        failed = _callback_failures(response, callbacks)
+        if failed:
+            raise AmsBatchError(failed)
         wanted = {(c.url, c.message_type) for c in callbacks}
         return [c for c in self.list_callbacks() if (c.url, c.message_type) in wanted]
 

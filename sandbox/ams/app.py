@@ -6,10 +6,11 @@ DataFactory, admin routes under ``/_admin`` and injectable faults (``/_admin/fau
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import re
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from core.settings import SANDBOX_ACCOUNT, SANDBOX_AMS_TOKEN
 from sandbox.ams.delivery import Deliverer
@@ -18,6 +19,17 @@ from sandbox.ams.routes import ROUTERS
 from sandbox.ams.state import AmsSandbox
 from sandbox.ams.store import CallbackStore, RmaStore
 from sandbox.faults import install_faults
+from sandbox.requestlog import RequestLogMiddleware
+
+_RMAS = re.compile(r"^/[^/]+/api/v1/rmas/?$")
+_CALLBACKS = re.compile(r"^/[^/]+/api/v1/callbacks/?$")
+
+
+def is_write(method: str, path: str) -> bool:
+    """The writes commit-then-fail may lose: POST/PUT/DELETE /rmas, POST/DELETE /callbacks."""
+    if method in ("POST", "PUT", "DELETE") and _RMAS.match(path):
+        return True
+    return method in ("POST", "DELETE") and bool(_CALLBACKS.match(path))
 
 
 def create_app(
@@ -31,7 +43,7 @@ def create_app(
         app.state.sandbox.deliverer.close()
 
     app = FastAPI(title="MasonHub AMS sandbox", version="v1", lifespan=lifespan)
-    faults = install_faults(app)
+    faults = install_faults(app, is_write=is_write)
     sandbox = AmsSandbox(
         account=account,
         api_token=api_token,
@@ -46,22 +58,8 @@ def create_app(
     app.state.faults = faults
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def record_requests(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # Outermost, so requests answered by an injected fault are counted too.
-        response = await call_next(request)
-        if not request.url.path.startswith("/_admin"):
-            sandbox.requests.append(
-                {
-                    "method": request.method,
-                    "path": request.url.path,
-                    "status_code": response.status_code,
-                }
-            )
-        return response
-
+    # Added last, so outermost: requests answered by an injected fault are logged too.
+    app.add_middleware(RequestLogMiddleware, log=sandbox.requests)
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -1,8 +1,12 @@
-"""Outbound callback delivery: a background thread, at least once, short retries, faults applied.
+"""Outbound callback delivery: a background thread, at least once, retries, faults applied.
 
-Each due batch goes through :meth:`FaultState.plan` (duplicates keep their ``message_id``,
-reordering shuffles the batch). A message type on hold (``/callback_holds``) waits until
-released, which also makes batches big enough to reorder. The log never holds a token.
+Each batch of newly due messages goes through :meth:`FaultState.plan_copies` once
+(duplicates keep their ``message_id``, reordering shuffles the batch, a random delay per copy
+lets copies overtake each other); every copy is an entry in a due-time heap. A failed attempt
+(non-2xx, timeout, refused connection) is rescheduled, doubling from ``retry_base_s`` up to
+``retry_max_s``, until ``max_attempts`` (the defaults ride out a receiver that is down for
+~30 s). A message type on hold (``/callback_holds``) waits until released, which also makes
+batches big enough to reorder. The log keeps the last ``MAX_LOG`` attempts, never a token.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sandbox.faults import FaultState
 
 logger = logging.getLogger(__name__)
+MAX_LOG = 10_000
 
 TokenDelivery = Literal["bearer", "raw_header", "body"]
 
@@ -35,10 +40,16 @@ class DeliverySettings(BaseModel):
     """How the callback token travels: ``Authorization: Bearer``, bare ``Authorization``, body."""
     envelope_as_array: bool = False
     """Send ``[envelope]`` (the spec schema) instead of one envelope (every spec example)."""
-    max_attempts: int = Field(4, ge=1, le=20)
-    retry_base_s: float = Field(0.02, ge=0, le=10)
+    max_attempts: int = Field(10, ge=1, le=50)
+    retry_base_s: float = Field(0.5, ge=0, le=10)
     """First retry delay; doubles per attempt (the real service backs off for up to 24 h)."""
+    retry_max_s: float = Field(5.0, ge=0, le=300)
+    """Cap of the retry delay."""
     timeout_s: float = Field(5.0, gt=0, le=60)
+
+    def retry_delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        return float(min(self.retry_base_s * 2 ** (attempt - 1), self.retry_max_s))
 
 
 @dataclass
@@ -51,6 +62,10 @@ class Outbound:
     token: str | None
     delivery_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     attempts: int = 0
+    planned: bool = False
+    """Delivery faults were applied (a delayed copy or a retry is not planned again)."""
+    generation: int = 0
+    """The deliverer's generation when queued; a reset abandons older messages."""
 
     @property
     def message_id(self) -> str:
@@ -74,6 +89,7 @@ class Deliverer:
         self._holds: set[str] = set()
         self._in_flight = 0
         self._seq = itertools.count()
+        self._generation = 0
         self.log: list[dict[str, Any]] = []
         self._thread: threading.Thread | None = None
         self._stop = False
@@ -85,6 +101,7 @@ class Deliverer:
         """Queue messages together (one batch for reordering); starts the worker if needed."""
         with self._cond:
             for m in messages:
+                m.generation = self._generation
                 if m.message_type in self._holds:
                     self._held.append(m)
                 else:
@@ -133,8 +150,10 @@ class Deliverer:
             return True
 
     def reset(self) -> None:
-        """Drop queued messages, holds and the log (the worker keeps running)."""
+        """Drop queued messages, holds and the log (the worker keeps running; a message in
+        flight is finished but neither logged nor retried)."""
         with self._cond:
+            self._generation += 1
             self._due.clear()
             self._held.clear()
             self._holds.clear()
@@ -166,22 +185,27 @@ class Deliverer:
             while not self._stop:
                 now = time.monotonic()
                 if self._due and self._due[0][0] <= now:
-                    batch = []
+                    ready: list[Outbound] = []
+                    fresh: list[Outbound] = []
                     while self._due and self._due[0][0] <= now:
-                        batch.append(heapq.heappop(self._due)[2])
-                    planned: list[Outbound] = []
+                        m = heapq.heappop(self._due)[2]
+                        (ready if m.planned else fresh).append(m)
                     seen: set[int] = set()
-                    for m in self.faults.plan(batch):
+                    for m, delay in self.faults.plan_copies(fresh) if fresh else ():
                         # A duplicate is a separate delivery of the same message (same id).
-                        dup = id(m) in seen
+                        copy = replace(m, delivery_id=str(uuid.uuid4())) if id(m) in seen else m
                         seen.add(id(m))
-                        planned.append(
-                            replace(m, delivery_id=str(uuid.uuid4()), attempts=0) if dup else m
-                        )
-                    self._in_flight += len(planned)
-                    return planned
+                        copy.planned = True
+                        if delay > 0:
+                            heapq.heappush(self._due, (now + delay, next(self._seq), copy))
+                        else:
+                            ready.append(copy)
+                    if ready:
+                        self._in_flight += len(ready)
+                        return ready
+                    continue
                 wait = self._due[0][0] - now if self._due else 0.5
-                self._cond.wait(wait)
+                self._cond.wait(min(wait, 0.5))
             return None
 
     def _run(self) -> None:
@@ -211,6 +235,8 @@ class Deliverer:
         return headers, ([envelope] if s.envelope_as_array else envelope)
 
     def _send(self, m: Outbound) -> None:
+        if m.generation != self._generation:
+            return
         m.attempts += 1
         headers, body = self._request(m)
         entry: dict[str, Any] = {
@@ -233,10 +259,15 @@ class Deliverer:
             ok = False
         entry["delivered"] = ok
         with self._cond:
+            if m.generation != self._generation:
+                return
+            if len(self.log) >= MAX_LOG:
+                del self.log[: MAX_LOG // 10]
             self.log.append(entry)
             if not ok and m.attempts < self.settings.max_attempts:
-                delay = self.settings.retry_base_s * 2 ** (m.attempts - 1)
+                delay = self.settings.retry_delay(m.attempts)
                 heapq.heappush(self._due, (time.monotonic() + delay, next(self._seq), m))
+                self.faults.count("redelivered")
             elif not ok:
                 entry["gave_up"] = True
                 logger.warning("gave up delivering %s to %s", m.message_id, m.url)

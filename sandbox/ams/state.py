@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,8 +13,7 @@ from sandbox.ams.delivery import Deliverer, Outbound
 from sandbox.ams.store import CallbackStore, RmaStore
 from sandbox.ams.warehouse import v1_item, v2_item
 from sandbox.faults import FaultConfig, FaultState
-
-REQUEST_LOG_SIZE = 10_000
+from sandbox.requestlog import RequestLog
 
 
 @dataclass
@@ -33,7 +31,7 @@ class AmsSandbox:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         self.labels = 0
-        self.requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
+        self.requests = RequestLog()
         """API requests seen (method, path, status), so tests can prove what reached us."""
 
     def reset(self) -> None:

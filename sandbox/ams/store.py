@@ -1,7 +1,9 @@
 """In-memory AMS state: RMAs indexed by id and customer_identifier, callbacks, callback holds.
 
 Sized for tens of thousands of RMAs: lookups are dict hits, listings walk a created-date
-index sorted lazily, and a filtered id list is cached until the next write.
+index sorted lazily, and a filtered id list is cached until the next write. Every record
+keeps its history (``_history``: what changed, when, by which action) for ``/_admin/export``;
+keys starting with ``_`` never reach the API.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from sandbox.ams.records import iso, parse_dt
 
 Clock = Callable[[], datetime]
@@ -22,6 +26,19 @@ Clock = Callable[[], datetime]
 def utcnow() -> datetime:
     """Wall clock in UTC."""
     return datetime.now(UTC)
+
+
+def public_state(rec: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of the record's own fields (no ``_`` bookkeeping keys)."""
+    fields = {k: v for k, v in rec.items() if not k.startswith("_")}
+    copied: dict[str, Any] = orjson.loads(orjson.dumps(fields))
+    return copied
+
+
+def _diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    changes = {k: {"from": old.get(k), "to": v} for k, v in new.items() if old.get(k) != v}
+    changes.update({k: {"from": v, "to": None} for k, v in old.items() if k not in new})
+    return changes
 
 
 @dataclass
@@ -65,12 +82,23 @@ class RmaStore:
     def _touch(self) -> None:
         self._version += 1
 
-    def add(self, rec: dict[str, Any]) -> dict[str, Any]:
+    def add(self, rec: dict[str, Any], action: str = "create") -> dict[str, Any]:
         """Insert a record (needs ``id``; ``created_at`` defaults to now)."""
         with self.lock:
+            now = self.now_iso()
             if rec.get("created_at") is None:
-                rec["created_at"] = self.now_iso()
+                rec["created_at"] = now
             rec.setdefault("updated_at", rec["created_at"])
+            rec["_snapshot"] = public_state(rec)
+            rec["_history"] = [
+                {
+                    "at": now,
+                    "action": action,
+                    "version": rec.get("version"),
+                    "status": rec.get("status"),
+                    "changes": None,
+                }
+            ]
             created = parse_dt(rec["created_at"])
             self._by_id[rec["id"]] = rec
             cid = rec.get("customer_identifier")
@@ -95,16 +123,39 @@ class RmaStore:
         rma_id = self._live_by_cid.get(cid) if isinstance(cid, str) else None
         return None if rma_id is None else self._by_id[rma_id]
 
-    def changed(self, rec: dict[str, Any]) -> None:
-        """Call after mutating a record in place (keeps the cid index and caches right)."""
+    def changed(self, rec: dict[str, Any], action: str = "change") -> None:
+        """Call after mutating a record in place (keeps the cid index, caches and history)."""
         with self.lock:
             cid = rec.get("customer_identifier")
             if cid is not None and rec.get("status") == "deleted":
                 if self._live_by_cid.get(cid) == rec["id"]:
                     del self._live_by_cid[cid]
+                    # Another live RMA with this identifier (duplicate_identifiers=accept)?
+                    for other in reversed(self._ids_by_cid.get(cid, [])):
+                        if self._by_id[other].get("status") != "deleted":
+                            self._live_by_cid[cid] = other
+                            break
             elif cid is not None:
                 self._live_by_cid[cid] = rec["id"]
+            state = public_state(rec)
+            changes = _diff(rec.get("_snapshot") or {}, state)
+            if changes:
+                rec.setdefault("_history", []).append(
+                    {
+                        "at": self.now_iso(),
+                        "action": action,
+                        "version": rec.get("version"),
+                        "status": rec.get("status"),
+                        "changes": changes,
+                    }
+                )
+                rec["_snapshot"] = state
             self._touch()
+
+    def all_records(self) -> list[dict[str, Any]]:
+        """Every record, soft-deleted ones included, oldest created first."""
+        with self.lock:
+            return [self._by_id[i] for i in self._ordered_ids(None, None)]
 
     def _ordered_ids(self, sdt: datetime | None, edt: datetime | None) -> Iterable[str]:
         if not self._sorted:
@@ -149,6 +200,19 @@ class CallbackReg:
     message_type: str
     api_version: str
     token: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
+    deleted_at: str | None = None
+
+    def export(self) -> dict[str, Any]:
+        """The ``/_admin/export`` form: the public fields, times, whether a token is set."""
+        return {
+            **self.public(),
+            "has_token": self.token is not None,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "deleted_at": self.deleted_at,
+        }
 
     def public(self) -> dict[str, Any]:
         """The GET /callbacks form (the token is not echoed back)."""
@@ -171,6 +235,7 @@ class CallbackStore:
         """Forget everything."""
         with self.lock:
             self._items: dict[str, CallbackReg] = {}
+            self.deleted: list[CallbackReg] = []
             self.holds: dict[str, str] = {}
 
     def upsert(
@@ -178,11 +243,12 @@ class CallbackStore:
     ) -> tuple[CallbackReg, bool]:
         """Register, or update the existing (url, message_type) pair; True when new."""
         with self.lock:
+            now = iso(utcnow()) or ""
             for reg in self._items.values():
                 if reg.url == url and reg.message_type == message_type:
-                    reg.api_version, reg.token = api_version, token
+                    reg.api_version, reg.token, reg.updated_at = api_version, token, now
                     return reg, False
-            reg = CallbackReg(str(uuid.uuid4()), url, message_type, api_version, token)
+            reg = CallbackReg(str(uuid.uuid4()), url, message_type, api_version, token, now, now)
             self._items[reg.id] = reg
             return reg, True
 
@@ -194,4 +260,9 @@ class CallbackStore:
     def delete(self, ids: Iterable[str]) -> int:
         """Delete by id; unknown ids are ignored. Returns how many went."""
         with self.lock:
-            return sum(self._items.pop(i, None) is not None for i in ids)
+            now = iso(utcnow())
+            gone = [reg for i in ids if (reg := self._items.pop(i, None)) is not None]
+            for reg in gone:
+                reg.deleted_at = now
+            self.deleted.extend(gone)
+            return len(gone)

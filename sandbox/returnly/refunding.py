@@ -1,7 +1,8 @@
 """Refund rules of the sandbox: parse the §A.8.4 body and check it against the return.
 
 The rules mirror what the bridge relies on: restock must be false, units cannot exceed the
-line, a return is refunded once, and an ``Idempotency-Key`` replays the first answer.
+line, a return is refunded once, and an ``Idempotency-Key`` replays the first answer (unless
+the ``refund_idempotency=none`` fault turns the last two off).
 """
 
 from __future__ import annotations
@@ -90,9 +91,15 @@ def parse_refund_request(body: Any) -> RefundRequest:
     )
 
 
-def check_refund(rec: ReturnRecord, req: RefundRequest) -> list[tuple[LineRecord, int]]:
-    """Check the request against the return; returns (line, units) picks to refund."""
-    if rec.refunds or rec.status == "refunded":
+def check_refund(
+    rec: ReturnRecord, req: RefundRequest, *, allow_repeat: bool = False
+) -> list[tuple[LineRecord, int]]:
+    """Check the request against the return; returns (line, units) picks to refund.
+
+    ``allow_repeat`` (the ``refund_idempotency=none`` fault) accepts a return that is already
+    refunded; units are still checked against each line, per request.
+    """
+    if not allow_repeat and (rec.refunds or rec.status == "refunded"):
         raise RefundRejected(409, f"return {rec.id} is already refunded")
     if rec.status in REFUSED_STATUSES or rec.status == "requested":
         raise RefundRejected(409, f"return {rec.id} is {rec.status} and cannot be refunded")

@@ -75,6 +75,8 @@ class ReturnlyStore:
             self._by_rma: dict[str, str] = {}
             self._by_tracking: dict[str, str] = {}
             self._idempotency: dict[str, tuple[str, Resource]] = {}
+            self._keys_used: set[str] = set()
+            self.refund_requests: list[dict[str, Any]] = []
             self.subscriptions: dict[str, Subscription] = {}
             self._sub_seq = 0
             self._version = 0
@@ -141,6 +143,11 @@ class ReturnlyStore:
             self._queries[key] = ids
             return ids
 
+    def all_records(self) -> list[ReturnRecord]:
+        """Every return, in id order."""
+        with self.lock:
+            return sorted(self._records.values(), key=lambda r: int(r.id))
+
     def records(self, ids: Sequence[str]) -> list[ReturnRecord]:
         """Records for ids (as returned by :meth:`query`)."""
         recs = self._records
@@ -179,11 +186,20 @@ class ReturnlyStore:
     # --- refunds ---------------------------------------------------------------------------
 
     def refund(
-        self, req: RefundRequest, *, idempotency_key: str | None, body_fingerprint: str
+        self,
+        req: RefundRequest,
+        *,
+        idempotency_key: str | None,
+        body_fingerprint: str,
+        strict: bool = True,
     ) -> tuple[Resource, bool]:
-        """Apply a refund; returns (refund resource, replayed?). Raises RefundRejected."""
+        """Apply a refund; returns (refund resource, replayed?). Raises RefundRejected.
+
+        ``strict=False`` (the ``refund_idempotency=none`` fault): no replay by key and no
+        refusal of a second refund; every request that passes the line checks pays out.
+        """
         with self.lock:
-            if idempotency_key:
+            if idempotency_key and strict:
                 seen = self._idempotency.get(idempotency_key)
                 if seen is not None:
                     if seen[0] != body_fingerprint:
@@ -195,16 +211,28 @@ class ReturnlyStore:
             if rec is None:
                 which = f"rma {req.rma}" if req.rma else f"tracking number {req.tracking_number}"
                 raise RefundRejected(422, f"no return with {which}", "/data/attributes")
-            picks = check_refund(rec, req)
+            picks = check_refund(rec, req, allow_repeat=not strict)
             now = self.clock()
             refund = make_refund(rec, picks, req.deduction, req.note, self.ids, now)
             record_refund(rec, refund, now)
             rec.attributes["status"] = "refunded"
             self._bump(rec)
-            if idempotency_key:
+            if idempotency_key and strict:
                 self._idempotency[idempotency_key] = (body_fingerprint, refund)
+            if idempotency_key:
+                self._keys_used.add(idempotency_key)
             self._emit(rec)
             return refund, False
+
+    def key_used(self, idempotency_key: str | None) -> bool:
+        """Whether a refund was already made with this Idempotency-Key."""
+        with self.lock:
+            return bool(idempotency_key) and idempotency_key in self._keys_used
+
+    def log_refund_request(self, entry: dict[str, Any]) -> None:
+        """Keep one POST /refunds.json (body, key, outcome) for ``/_admin/export``."""
+        with self.lock:
+            self.refund_requests.append(entry)
 
     def refunds_of(self, return_id: str) -> list[Resource]:
         """Every refund of a return (tests assert there is exactly one)."""

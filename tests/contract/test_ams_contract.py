@@ -340,18 +340,32 @@ def test_sandbox_get_rmas_summary_matches_spec(traffic: Traffic) -> None:
 
 
 def test_sandbox_callback_responses_match_spec(traffic: Traffic) -> None:
-    """GET /callbacks matches its schema as is. DEVIATION for POST: its schema is the records
-    envelope but its example a bare array of ``{id, status, messages[]}``; the sandbox answers
-    the example's shape, so each item is checked as a ``callback`` component plus status."""
+    """GET /callbacks matches its schema as is. DEVIATION for POST: its schema is (an array
+    of) the records envelope, its example a bare array of ``{id, status, messages[]}``; the
+    sandbox answers one records envelope (what GEM and production clients read), so the
+    counts are checked against the envelope's and each result as a ``callback`` component plus
+    status and text messages."""
     for x in traffic.of("GET", "/callbacks"):
         assert_valid(response_schema("/callbacks", "get"), x.response_json, "GET /callbacks")
+    envelope = response_schema("/callbacks", "post")["items"]
+    counts = {k: v for k, v in envelope["properties"].items() if k.startswith("records_")}
     reply_item = component_schema("callback")
     reply_item["required"] = ["id", "url", "message_type", "api_version", "status", "messages"]
     reply_item["properties"]["status"] = {"enum": ["success", "failure"]}
     reply_item["properties"]["messages"] = {"type": "array", "items": {"type": "string"}}
-    for x in traffic.of("POST", "/callbacks"):
-        assert isinstance(x.response_json, list)
-        for item in x.response_json:
+    posts = traffic.of("POST", "/callbacks")
+    assert posts
+    for x in posts:
+        reply = x.response_json
+        assert isinstance(reply, dict)
+        assert_valid(
+            {"type": "object", "required": sorted(counts), "properties": counts},
+            reply,
+            "POST /callbacks envelope",
+        )
+        assert reply["records_submitted"] == len(x.request_json) == len(reply["results"])
+        assert reply["records_succeeded"] + reply["records_failed"] == reply["records_submitted"]
+        for item in reply["results"]:
             assert_valid(reply_item, item, "POST /callbacks reply item")
     for x in traffic.of("DELETE", "/callbacks"):
         assert x.response_json == examples("/callbacks", "delete", request=False)[0]

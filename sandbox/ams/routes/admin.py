@@ -1,4 +1,5 @@
-"""Sandbox-only admin routes (``/_admin``, no auth): deliveries, settings, reset, planted RMAs.
+"""Sandbox-only admin routes (``/_admin``, no auth): deliveries, settings, reset, planted RMAs,
+the request log and a raw export of everything the sandbox holds.
 
 Planting puts an RMA in any state directly, e.g. one the warehouse created on its own with
 no Returnly return behind it, or one received long ago, so drift cases can be staged.
@@ -6,18 +7,20 @@ no Returnly return behind it, or one received long ago, so drift cases can be st
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
-from fastapi.responses import JSONResponse
+import orjson
+from fastapi import APIRouter, Body, Query
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from sandbox.ams.delivery import DeliverySettings
 from sandbox.ams.deps import Admin, ApiError, JsonBody
 from sandbox.ams.records import detail, iso, parse_dt, stored_line
 from sandbox.ams.state import AmsSandbox
-from sandbox.ams.store import Query
+from sandbox.ams.store import Query as RmaQuery
 from sandbox.ams.warehouse import STATUS_AFTER
 from sandbox.catalog import CATALOG
 
@@ -34,9 +37,71 @@ def deliveries(sandbox: Admin) -> dict[str, Any]:
 
 
 @router.get("/requests")
-def requests(sandbox: Admin) -> list[dict[str, Any]]:
-    """API requests received since the last reset (method, path, status), oldest first."""
-    return list(sandbox.requests)
+def requests(
+    sandbox: Admin,
+    since: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> Any:
+    """API requests received since the last reset, oldest first (see :mod:`sandbox.requestlog`).
+
+    Each: ``method``, ``path``, ``status_code``, ``at``, and ``fault`` when one was injected.
+    Without parameters: a bare list of the entries kept. With ``since`` (an entry index,
+    0 = the first since the reset) and/or ``limit``: ``{"next": <index to ask next>,
+    "requests": [...]}``.
+    """
+    return sandbox.requests.page(since, limit)
+
+
+@router.get("/requests/summary")
+def requests_summary(sandbox: Admin) -> dict[str, Any]:
+    """Counts by (method, path template, status): ``{"total", "counts": [{method, path,
+    status_code, count}]}``; ids in paths are ``{id}``; covers every request since the reset."""
+    return sandbox.requests.summary()
+
+
+@router.get("/export")
+def export(sandbox: Admin) -> Response:
+    """Everything the sandbox holds, raw, for checking a run from the outside.
+
+    ``{"account", "exported_at" (unix s), "counts": {rmas, live, deleted, callbacks},
+    "rmas": [...], "callbacks": [...], "deleted_callbacks": [...], "holds": [...]}``.
+    Each RMA has its stored fields (``id``, ``customer_identifier``, ``status``,
+    ``version``, ``created_at``, ``updated_at``, ``deleted_at``, ``line_items``... soft-deleted
+    ones included) plus ``history``: ``[{at, action, version, status, changes}]`` where
+    ``action`` is ``create``, ``update``, ``delete``, ``event:<DataFactory event>``,
+    ``plant`` or ``admin:status``, and ``changes`` maps each changed field to ``{from, to}``
+    (``null`` for the first entry). Callbacks: ``{id, url, message_type, api_version,
+    has_token, created_at, updated_at, deleted_at}``; tokens are never exported.
+    """
+    callbacks = sandbox.callbacks
+    live = [reg.export() for reg in callbacks.list()]
+    with callbacks.lock:
+        deleted = [reg.export() for reg in callbacks.deleted]
+        holds = [{"message_type": t, "created_at": at} for t, at in callbacks.holds.items()]
+    store = sandbox.store
+    with store.lock:
+        # Serialized under the lock: the records are shared, mutable dicts.
+        rmas = [
+            {**{k: v for k, v in rec.items() if not k.startswith("_")}, "history": rec["_history"]}
+            for rec in store.all_records()
+        ]
+        n_deleted = sum(r.get("status") == "deleted" for r in rmas)
+        document = {
+            "account": sandbox.account,
+            "exported_at": time.time(),
+            "counts": {
+                "rmas": len(rmas),
+                "live": len(rmas) - n_deleted,
+                "deleted": n_deleted,
+                "callbacks": len(live),
+            },
+            "rmas": rmas,
+            "callbacks": live,
+            "deleted_callbacks": deleted,
+            "holds": holds,
+        }
+        raw = orjson.dumps(document)
+    return Response(raw, media_type="application/json")
 
 
 @router.post("/deliveries/flush")
@@ -92,7 +157,7 @@ def _plant(sandbox: AmsSandbox, raw: Any) -> dict[str, Any]:
         raise ApiError(409, f"a live RMA '{cid}' already exists")
     if sandbox.store.get(rec["id"]) is not None:
         raise ApiError(409, f"an RMA with id '{rec['id']}' already exists")
-    return sandbox.store.add(rec)
+    return sandbox.store.add(rec, action="plant")
 
 
 @router.post("/rmas")
@@ -123,7 +188,7 @@ def set_status(
     with store.lock:
         rec = store.live(customer_identifier)
         if rec is None:
-            ids = store.search(Query(cids=[customer_identifier]))
+            ids = store.search(RmaQuery(cids=[customer_identifier]))
             rec = store.get(ids[-1]) if ids else None
         if rec is None:
             raise ApiError(404, f"RMA '{customer_identifier}' not found")
@@ -134,7 +199,7 @@ def set_status(
             rec["processed_at"] = rec.get("processed_at") or now
         if status == "deleted":
             rec["deleted_at"] = now
-        store.changed(rec)
+        store.changed(rec, "admin:status")
         outbound = []
         if body.get("notify"):
             event = _EVENT_OF_STATUS.get(status, status)

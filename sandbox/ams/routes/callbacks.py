@@ -1,7 +1,9 @@
 """/callbacks and /callback_holds (contracts §B.6).
 
-POST answers a bare array (the spec example); GET never echoes tokens; DELETE takes an
-array of callback ids and answers the text "callbacks deleted".
+POST answers the per-record ``results`` envelope a production client expects (the records
+envelope of ``rma_response``, as the spec schema and GEM have it; the spec *example* is a bare
+array); GET never echoes tokens; DELETE takes an array of callback ids and answers the text
+"callbacks deleted".
 """
 
 from __future__ import annotations
@@ -52,16 +54,24 @@ def _problems(item: Any) -> list[str]:
 
 
 @router.post("/callbacks")
-def create_callbacks(
-    request: Request, sandbox: Authed, body: JsonBody = None
-) -> list[dict[str, Any]]:
-    """Register callbacks; re-registering a (url, message_type) pair updates it."""
+def create_callbacks(request: Request, sandbox: Authed, body: JsonBody = None) -> dict[str, Any]:
+    """Register callbacks; re-registering a (url, message_type) pair updates it.
+
+    ``{records_submitted, records_processed, records_failed, records_succeeded, results}``;
+    each result is ``{id, url, message_type, api_version, status: success, link,
+    messages: [text]}`` or ``{url?, message_type?, status: failure, messages: [text]}``.
+    """
     api = f"{str(request.base_url).rstrip('/')}/{sandbox.account}/api/v1"
-    out = []
+    out: list[dict[str, Any]] = []
     for item in array_body(body, what="callbacks"):
         problems = _problems(item)
         if problems:
-            out.append({"status": "failure", "messages": problems})
+            failed: dict[str, Any] = {"status": "failure", "messages": problems}
+            if isinstance(item, dict):
+                for key in ("url", "message_type"):
+                    if isinstance(item.get(key), str):
+                        failed[key] = item[key]
+            out.append(failed)
             continue
         reg, new = sandbox.callbacks.upsert(
             item["url"], item["message_type"], item.get("api_version", "1.0"), item.get("token")
@@ -74,7 +84,14 @@ def create_callbacks(
                 "messages": ["Callback url created." if new else "Callback url updated."],
             }
         )
-    return out
+    ok = sum(r["status"] == "success" for r in out)
+    return {
+        "records_submitted": len(out),
+        "records_processed": len(out),
+        "records_failed": len(out) - ok,
+        "records_succeeded": ok,
+        "results": out,
+    }
 
 
 @router.get("/callbacks")

@@ -49,7 +49,7 @@ def rma_event(request: Request, sandbox: Authed, body: JsonBody = None) -> dict[
                     {"customer_identifier": str(cid), "status": "failure", "messages": messages}
                 )
                 continue
-            store.changed(rec)
+            store.changed(rec, f"event:{event}")
             outbound.extend(sandbox.rma_event_messages(rec, str(event)))
             results.append(
                 {

@@ -1,7 +1,8 @@
 """/rmas: create, full-replace update, soft delete and search (contracts §B.2-§B.5).
 
 Writes answer HTTP 200 with a per-record success/failure in the records envelope; only a
-body that is not an array of 1..30 records gets a 400.
+body that is not an array of 1..30 records gets a 400. The ``duplicate_identifiers=accept``
+fault lets POST create a second live RMA for a customer_identifier already in use.
 """
 
 from __future__ import annotations
@@ -118,10 +119,14 @@ def _create_one(raw: Any, sandbox: AmsSandbox, api: str) -> Outcome:
     record, cid, messages = _validated(raw)
     store = sandbox.store
     if not messages and store.live(cid) is not None:
-        messages = _error(
-            "customer_identifier",
-            f"301: '{cid}' is already taken and 'customer_identifier' must be unique",
-        )
+        if sandbox.faults.config.duplicate_identifiers == "accept":
+            # Fault: a second live RMA with the same identifier, as a retried POST makes.
+            sandbox.faults.count("duplicate_identifier")
+        else:
+            messages = _error(
+                "customer_identifier",
+                f"301: '{cid}' is already taken and 'customer_identifier' must be unique",
+            )
     if messages:
         return cid, messages, None
     now = store.now_iso()
@@ -150,7 +155,7 @@ def _update_one(raw: Any, sandbox: AmsSandbox, api: str) -> Outcome:
     extra = _label(rec, sandbox, api)
     rec["version"] = int(rec.get("version") or 1) + 1
     rec["updated_at"] = store.now_iso()
-    store.changed(rec)
+    store.changed(rec, "update")
     return cid, [], extra
 
 
@@ -166,7 +171,7 @@ def _delete_one(raw: Any, sandbox: AmsSandbox, _api: str) -> Outcome:
         return cid, _error("status", f"RMA is '{rec['status']}'; only open RMAs delete"), None
     now = store.now_iso()
     rec.update(status="deleted", deleted_at=now, updated_at=now)
-    store.changed(rec)
+    store.changed(rec, "delete")
     return cid, [], None
 
 

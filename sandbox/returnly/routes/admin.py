@@ -1,14 +1,18 @@
-"""Sandbox-only admin routes (no token): reset, seed, plant returns, move their status."""
+"""Sandbox-only admin routes (no token): reset, seed, plant returns, move their status, the
+API request log and a raw export of every return, refund and refund request."""
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+import orjson
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox.faults import FaultConfig, FaultState
-from sandbox.returnly.render import return_document
+from sandbox.requestlog import RequestLog
+from sandbox.returnly.render import money, return_document
 from sandbox.returnly.routes.common import ApiError, dispatcher_of, store_of
 from sandbox.returnly.seed import generate
 from sandbox.returnly.specs import ReturnSpec
@@ -48,7 +52,119 @@ def reset(request: Request) -> dict[str, Any]:
     dispatcher_of(request).reset()
     faults: FaultState = request.app.state.faults
     faults.configure(FaultConfig())
+    _requests(request).clear()
     return {"ok": True}
+
+
+def _requests(request: Request) -> RequestLog:
+    log: RequestLog = request.app.state.requests
+    return log
+
+
+@router.get("/requests")
+def requests(
+    request: Request,
+    since: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> Any:
+    """API requests received since the last reset, oldest first (see :mod:`sandbox.requestlog`).
+
+    Each: ``method``, ``path``, ``status_code``, ``at``, ``fault`` when one was injected, and
+    for ``POST /refunds.json`` the ``idempotency_key`` (never a token). Without parameters: a
+    bare list; with ``since`` (entry index, 0 = first since the reset) and/or ``limit``:
+    ``{"next": <index to ask next>, "requests": [...]}``.
+    """
+    return _requests(request).page(since, limit)
+
+
+@router.get("/requests/summary")
+def requests_summary(request: Request) -> dict[str, Any]:
+    """Counts by (method, path template, status): ``{"total", "counts": [{method, path,
+    status_code, count}]}``, e.g. ``GET /returns/{id}.json``; every request since the reset."""
+    return _requests(request).summary()
+
+
+@router.get("/export")
+def export(request: Request) -> Response:
+    """Every return, refund and refund request, raw, for checking a run from the outside.
+
+    ``{"exported_at" (unix s), "counts": {returns, refunds, refund_requests},
+    "returns": [...], "refunds": [...], "refund_requests": [...]}``:
+
+    - return: ``{id, status, rma, created_at, updated_at, refund_amount, tracking_numbers,
+      lines: [{id, sku, units, unit_refund}], refund_ids}``;
+    - refund: ``{refund_id, return_id, rma, refund_amount, deduction_amount, line_items:
+      [{return_line_item_id, units, amount}], created_at, request}`` where ``request`` is the
+      ``POST /refunds.json`` that made it (``{at, idempotency_key, body, status_code}``), or
+      null for a planted refund;
+    - refund_request: every ``POST /refunds.json`` in arrival order: ``{at (unix s),
+      idempotency_key, body, status_code}`` plus ``replayed, refund_id, return_id,
+      refund_amount`` when it was answered with a refund, or ``error`` when refused.
+    """
+    store = store_of(request)
+    with store.lock:
+        made_by: dict[str, dict[str, Any]] = {}
+        for entry in store.refund_requests:
+            rid = entry.get("refund_id")
+            if rid is not None and not entry.get("replayed") and rid not in made_by:
+                made_by[rid] = entry
+        returns: list[dict[str, Any]] = []
+        refunds: list[dict[str, Any]] = []
+        for rec in store.all_records():
+            a = rec.attributes
+            returns.append(
+                {
+                    "id": rec.id,
+                    "status": rec.status,
+                    "rma": a["rma"],
+                    "created_at": a["created_at"],
+                    "updated_at": a["updated_at"],
+                    "refund_amount": a["refund_amount"],
+                    "tracking_numbers": [lb["attributes"]["tracking_number"] for lb in rec.labels],
+                    "lines": [
+                        {
+                            "id": ln.id,
+                            "sku": ln.resource["attributes"]["sku"],
+                            "units": ln.units,
+                            "unit_refund": money(ln.unit_refund),
+                        }
+                        for ln in rec.lines
+                    ],
+                    "refund_ids": [r["id"] for r in rec.refunds],
+                }
+            )
+            for r in rec.refunds:
+                ra = r["attributes"]
+                made = made_by.get(r["id"])
+                refunds.append(
+                    {
+                        "refund_id": r["id"],
+                        "return_id": rec.id,
+                        "rma": ra["rma"],
+                        "refund_amount": ra["refund_amount"],
+                        "deduction_amount": ra["deduction_amount"],
+                        "line_items": ra["line_items"],
+                        "created_at": ra["created_at"],
+                        "request": None
+                        if made is None
+                        else {
+                            k: made.get(k) for k in ("at", "idempotency_key", "body", "status_code")
+                        },
+                    }
+                )
+        document = {
+            "exported_at": time.time(),
+            "counts": {
+                "returns": len(returns),
+                "refunds": len(refunds),
+                "refund_requests": len(store.refund_requests),
+            },
+            "returns": returns,
+            "refunds": refunds,
+            "refund_requests": store.refund_requests,
+        }
+        raw = orjson.dumps(document)
+    return Response(raw, media_type="application/json")
 
 
 @router.post("/seed")

@@ -30,13 +30,15 @@ class HoldRequest(BaseModel):
 
 
 class ConfigRequest(BaseModel):
-    """Retry tuning for deliveries."""
+    """Retry tuning for deliveries (a failed attempt is retried after ``backoff_s``, doubling
+    per attempt up to ``max_backoff_s``, until ``max_attempts`` attempts were made)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    max_attempts: int = Field(4, ge=1, le=20)
-    backoff_s: float = Field(0.05, ge=0, le=30)
+    max_attempts: int = Field(10, ge=1, le=50)
+    backoff_s: float = Field(0.5, ge=0, le=30)
     timeout_s: float = Field(2.0, gt=0, le=60)
+    max_backoff_s: float = Field(5.0, ge=0, le=300)
 
 
 @router.get("")

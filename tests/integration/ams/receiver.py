@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from dataclasses import dataclass
@@ -28,17 +29,29 @@ class CallbackReceiver:
         self.url = ""
         self.calls: list[Received] = []
         self.failures_left = 0
+        self.fail_status = 500
+        self.stall_left = 0
+        self.stall_s = 0.0
 
     def clear(self) -> None:
         """Forget what was received and stop failing."""
         with self._lock:
             self.calls = []
             self.failures_left = 0
+            self.fail_status = 500
+            self.stall_left = 0
 
-    def fail_next(self, n: int) -> None:
-        """Answer the next ``n`` deliveries with HTTP 500."""
+    def fail_next(self, n: int, status: int = 500) -> None:
+        """Answer the next ``n`` deliveries with HTTP ``status`` (500 by default)."""
         with self._lock:
             self.failures_left = n
+            self.fail_status = status
+
+    def stall_next(self, n: int, seconds: float) -> None:
+        """Sleep ``seconds`` before answering the next ``n`` deliveries (client timeouts)."""
+        with self._lock:
+            self.stall_left = n
+            self.stall_s = seconds
 
     def bodies(self) -> list[Any]:
         """Every body received (failed deliveries included), in arrival order."""
@@ -64,9 +77,14 @@ class CallbackReceiver:
             body = await request.json()
             with self._lock:
                 self.calls.append(Received(path, dict(request.headers), body))
-                if self.failures_left > 0:
+                stall = self.stall_s if self.stall_left > 0 else 0.0
+                self.stall_left = max(0, self.stall_left - 1)
+                if not stall and self.failures_left > 0:
                     self.failures_left -= 1
-                    return JSONResponse({"error": "receiver fault"}, status_code=500)
+                    status = self.fail_status
+                    return JSONResponse({"error": "receiver fault"}, status_code=status)
+            if stall:
+                await asyncio.sleep(stall)
             return JSONResponse({"ok": True})
 
         return app

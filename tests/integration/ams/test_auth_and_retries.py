@@ -9,7 +9,6 @@ from clients.ams import (
     AmsAuthError,
     AmsClient,
     AmsNotFoundError,
-    AmsRateLimitedError,
     AmsServerError,
     AmsTimeoutError,
 )
@@ -92,15 +91,27 @@ def test_post_not_retried(ams: AmsClient, admin: httpx.Client, sleeps: list[floa
     assert ams.get_rma_by_cid("RLY-0003") is None
 
 
-def test_rate_limited_post_not_retried(
+def test_rate_limited_post_is_retried_after_retry_after(
     ams: AmsClient, admin: httpx.Client, sleeps: list[float]
 ) -> None:
+    """A 429 proves AMS did not act on the POST, so waiting and sending it again is safe."""
     set_faults(admin, rate_limit_first_n=1, retry_after_s=3)
 
-    with pytest.raises(AmsRateLimitedError) as info:
+    result = ams.create_rmas([rma("RLY-0004")])
+
+    assert result.by_identifier()["RLY-0004"].ok
+    assert sleeps == [3.0]
+
+
+def test_post_failing_after_it_may_have_applied_is_not_retried(
+    ams: AmsClient, admin: httpx.Client, sleeps: list[float]
+) -> None:
+    """A 5xx may come after the write: the caller reads back instead of the client re-posting."""
+    set_faults(admin, fail_first_n=1, error_status=503)
+
+    with pytest.raises(AmsServerError):
         ams.create_rmas([rma("RLY-0004")])
 
-    assert info.value.retry_after == 3.0
     assert sleeps == []
 
 

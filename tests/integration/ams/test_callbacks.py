@@ -76,7 +76,10 @@ def test_sandbox_validates_callback_records(admin: httpx.Client) -> None:
     reply = admin.post(f"{API}/callbacks", json=body, headers=AUTH)
 
     assert reply.status_code == 200
-    assert [r["status"] for r in reply.json()] == ["failure", "failure", "success"]
+    envelope = reply.json()
+    assert [r["status"] for r in envelope["results"]] == ["failure", "failure", "success"]
+    assert (envelope["records_submitted"], envelope["records_failed"]) == (3, 2)
+    assert envelope["records_succeeded"] == 1
     listed = admin.get(f"{API}/callbacks", headers=AUTH).json()
     assert [c["url"] for c in listed] == ["https://hooks.example.com/c"]
     assert "token" not in listed[0]

@@ -264,6 +264,7 @@ def test_failed_delivery_retried_until_acknowledged(
 ) -> None:
     register_rma_callbacks(ams, receiver.url, versions=("1.0",))
     ams.create_rmas([rma("RLY-9201")]).raise_for_failures()
+    set_settings(admin, retry_base_s=0.01)
     receiver.fail_next(2)
 
     ams.trigger_rma_event("RLY-9201", "receiveFull")

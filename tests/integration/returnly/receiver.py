@@ -48,18 +48,21 @@ class WebhookReceiver:
         self.secret = ""
         self.deliveries: list[Delivery] = []
         self.failures_left = 0
+        self.fail_status = 500
 
     def clear(self) -> None:
         """Forget everything received and stop failing."""
         with self._lock:
             self.deliveries = []
             self.failures_left = 0
+            self.fail_status = 500
             self.secret = ""
 
-    def fail_next(self, n: int) -> None:
-        """Answer the next ``n`` deliveries with HTTP 500."""
+    def fail_next(self, n: int, status: int = 500) -> None:
+        """Answer the next ``n`` deliveries with HTTP ``status`` (500 by default)."""
         with self._lock:
             self.failures_left = n
+            self.fail_status = status
 
     def accepted(self) -> list[Delivery]:
         """Verified deliveries, in arrival order."""
@@ -81,7 +84,7 @@ class WebhookReceiver:
                     return Response(status_code=401)
                 if self.failures_left > 0:
                     self.failures_left -= 1
-                    return Response(status_code=500)
+                    return Response(status_code=self.fail_status)
             return Response(status_code=204)
 
         return app
