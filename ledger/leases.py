@@ -90,21 +90,32 @@ class LeasesMixin(Store):
         return self._retry_race(attempt)
 
     def renew_lease(self, merchant: str, key: str, owner: str, ttl_s: float | None = None) -> bool:
-        """Extend ``owner``'s lease; ``False`` when another run has taken it over (or it is gone).
+        """:meth:`renew_leases` for one key."""
+        return key in self.renew_leases(merchant, [key], owner, ttl_s)
 
-        Called right before an effect, so the time the lease must cover is only the
-        effect's own request. A lease that ran out but that nobody took is still ours.
+    def renew_leases(
+        self, merchant: str, keys: Sequence[str], owner: str, ttl_s: float | None = None
+    ) -> set[str]:
+        """Extend ``owner``'s leases among ``keys``; returns those it still holds.
+
+        Called right before an effect, so the time a lease must cover is only the effect's
+        own request. A lease that ran out but that nobody took is still ours; one another run
+        has taken over (or that is gone) is not.
         """
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return set()
         now = utcnow()
         ttl = self.lease_ttl_s if ttl_s is None else ttl_s
+        mine = (Lease.merchant == merchant, Lease.owner == owner, Lease.key.in_(wanted))
         with self._write() as session:
-            result = session.execute(
+            session.execute(
                 update(Lease)
-                .where(Lease.merchant == merchant, Lease.key == key, Lease.owner == owner)
+                .where(*mine)
                 .values(expires_at=now + timedelta(seconds=ttl))
                 .execution_options(synchronize_session=False)
             )
-            return bool(getattr(result, "rowcount", 0) == 1)
+            return set(session.scalars(select(Lease.key).where(*mine)))
 
     def release_leases(
         self, merchant: str, keys: Sequence[str], owner: str, *, in_doubt: Sequence[str] = ()

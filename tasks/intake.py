@@ -199,11 +199,23 @@ def _create_leased(
             else:
                 todo.append((ret, rma))
         for chunk in in_batches(todo):
-            # One POST per 30; links are collected as they come and written below even when
-            # a later POST fails, so the RMAs already created are never forgotten.
-            keys = [rma_lease_key(ret.id) for ret, _ in chunk]
+            # One POST per 30, each right after renewing its leases (a lease another run took
+            # over meanwhile is left to that run); links are written after each POST, so the
+            # RMAs already created are never forgotten when a later POST fails.
+            still = ledger.renew_leases(
+                merchant.name, [rma_lease_key(ret.id) for ret, _ in chunk], owner
+            )
+            for ret, _ in chunk:
+                if rma_lease_key(ret.id) not in still:
+                    detail = "RMA lease lost before posting; another run settles it"
+                    outcomes.append(ReturnOutcome.of(merchant, ret.id, "busy", detail))
+            mine_now = [(ret, rma) for ret, rma in chunk if rma_lease_key(ret.id) in still]
+            if not mine_now:
+                continue
+            keys = [rma_lease_key(ret.id) for ret, _ in mine_now]
             in_doubt += keys
-            outcomes += _create_chunk(merchant, chunk, holds, ams=ams)
+            outcomes += _create_chunk(merchant, mine_now, holds, ams=ams)
+            holds.write(ledger)
             in_doubt = in_doubt[: -len(keys)]
     except BaseException:
         in_doubt = list(taken)  # whatever this batch touched may have been applied
