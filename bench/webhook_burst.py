@@ -13,8 +13,11 @@ shows every RMA. AMS requests are counted from the AMS sandbox's own request log
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -56,12 +59,21 @@ def burst(returns: int, batch_max: int, workdir: Path) -> dict[str, float]:
                 admin.post(f"/_admin/returns/{rid}/status", json={"status": "authorize"})
         sent_s = time.perf_counter() - started
         wanted = {customer_identifier_for(rid) for rid in ids}
+        swept = 0
+        last_sweep = time.perf_counter()
         while True:
             have = {r.customer_identifier for r in ams.iter_rmas() if not r.is_deleted}
             if wanted <= have:
                 break
             if time.perf_counter() - started > 900:
                 raise SystemExit(f"{len(wanted - have)} RMAs missing after 900 s")
+            if time.perf_counter() - last_sweep > 5:
+                # The sweep-inbox deployment's job (a hand-over the Prefect server refused,
+                # e.g. SQLite "database is locked"), done here every 5 s for both sides alike.
+                from flows.sweep_inbox import sweep_once
+
+                swept += sweep_once(older_than_seconds=5, limit=500).dispatched
+                last_sweep = time.perf_counter()
             time.sleep(0.2)
         wall = time.perf_counter() - started
         # Only POSTs: this script's own polling is GET /rmas too.
@@ -70,7 +82,12 @@ def burst(returns: int, batch_max: int, workdir: Path) -> dict[str, float]:
             for r in _ams_requests(stack.ams_url)[before:]
             if r["method"] == "POST" and r["path"].endswith("/rmas")
         )
-    return {"wall_s": wall, "sent_s": sent_s, "posts_per_return": posts / returns}
+    return {
+        "wall_s": wall,
+        "sent_s": sent_s,
+        "posts_per_return": posts / returns,
+        "swept": float(swept),
+    }
 
 
 def main() -> None:
@@ -78,11 +95,20 @@ def main() -> None:
     parser.add_argument("--returns", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=Path("var/bench-burst"))
+    parser.add_argument("--one", type=int, metavar="BATCH_MAX", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one is not None:  # one round in this process (Prefect settings are per process)
+        got = burst(args.returns, args.one, args.workdir)
+        print("RESULT " + json.dumps(got), flush=True)
+        return
     results: dict[int, list[dict[str, float]]] = {30: [], 1: []}
     for r in range(args.rounds):
         for batch_max in (30, 1) if r % 2 == 0 else (1, 30):
-            got = burst(args.returns, batch_max, args.workdir / f"b{batch_max}-r{r}")
+            workdir = args.workdir / f"b{batch_max}-r{r}"
+            cmd = [sys.executable, __file__, "--returns", str(args.returns)]
+            cmd += ["--workdir", str(workdir), "--one", str(batch_max)]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+            got = json.loads(out.rsplit("RESULT ", 1)[1])
             results[batch_max].append(got)
             print(f"round {r + 1} batch_max={batch_max}: {got}", flush=True)
     print(f"\nburst of {args.returns} return.authorized webhooks, {args.rounds} round(s), medians:")

@@ -60,10 +60,27 @@ def _none_is_false(value: Any) -> Any:
     return False if value is None else value
 
 
+def _none_is_blank(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def none_is_empty(value: Any) -> Any:
+    """Before-validator for lists where the API's ``null`` means "none"."""
+    return [] if value is None else value
+
+
+def _scalar_to_list(value: Any) -> Any:
+    return [value] if isinstance(value, str | int | float | dict) else value
+
+
 Timestamp = Annotated[datetime, AfterValidator(_assume_utc)]
 """An aware datetime (naive input is taken as UTC)."""
 Flag = Annotated[bool, BeforeValidator(_none_is_false)]
 """A boolean where the API's ``null`` means ``False``."""
+Text = Annotated[str, BeforeValidator(_none_is_blank)]
+"""A string where the API's ``null`` means ``""`` (numbers are read as strings)."""
+Items = Annotated[list[Any] | None, BeforeValidator(_scalar_to_list)]
+"""A loosely typed list (``None`` when absent); a single value is read as a one-item list."""
 _DECIMALS: dict[str, Decimal] = {}
 _DECIMAL_CACHE_MAX = 50_000
 

@@ -41,7 +41,15 @@ _LIST_RELATIONSHIPS: dict[str, str] = {
     "invoice_items": "invoice_items",
 }
 """Relationship name -> list field of :class:`Return`."""
-_SINGLE_RELATIONSHIPS: dict[str, str] = {"instant_refund_voucher": "instant_refund_voucher"}
+_SINGLE_RELATIONSHIPS: dict[str, str] = {
+    "instant_refund_voucher": "instant_refund_voucher",
+    "instant_refund_vouchers": "instant_refund_voucher",
+}
+"""Relationship name -> single field of :class:`Return`.
+
+An empty to-one relationship may be left out, ``{"data": []}`` or ``{"data": null}`` (the
+sandbox renders each; production most plausibly left it out). All three resolve to ``None``,
+and a to-one sent as a list of identifiers resolves to its first included record."""
 
 
 def _list_adapter(model: type[BaseModel]) -> TypeAdapter[list[Any]]:
@@ -53,9 +61,14 @@ _RETURNS = TypeAdapter(list[Return])
 Index = dict[tuple[str, str], Any]
 
 
-def _key(ref: dict[str, Any]) -> tuple[str, str]:
-    rid = ref["id"]
-    return (ref["type"], rid if type(rid) is str else str(rid))
+def _lookup(index: Index, ref: Any) -> Any:
+    """The included record a resource identifier points at; ``None`` for anything else."""
+    if type(ref) is not dict:
+        return None
+    type_, rid = ref.get("type"), ref.get("id")
+    if type(type_) is not str or rid is None:
+        return None
+    return index.get((type_, rid if type(rid) is str else str(rid)))
 
 
 def _flat(resource: dict[str, Any], consume: bool = False) -> dict[str, Any]:
@@ -97,29 +110,42 @@ def index_included(included: list[dict[str, Any]] | None, consume: bool = False)
 
 
 def _resolve(resource: dict[str, Any], index: Index, consume: bool) -> dict[str, Any]:
-    """Flatten one return and attach its included records, following ``relationships``."""
+    """Flatten one return and attach its included records, following ``relationships``.
+
+    Nothing about a relationship's form can fail the page: an absent relationship, a bare
+    ``null``, ``{"data": null}``, ``{"data": []}`` and a missing ``data`` all mean "none"; a
+    to-many sent as one identifier is read as a list of one, a to-one sent as a list as its
+    first record; identifiers that are malformed or not included are skipped.
+    """
     out = _flat(resource, consume)
     rels = resource.get("relationships")
-    if not rels:
+    if not rels or type(rels) is not dict:
         return out
     get = index.get
     for name, rel in rels.items():
         data = rel.get("data") if type(rel) is dict else None
         if not data:
-            continue  # null or [] (most relationships of most returns)
-        if type(data) is list:
-            field = _LIST_RELATIONSHIPS.get(name)
-            if field is None:
-                continue
+            continue  # absent, null or [] (most relationships of most returns)
+        field = _LIST_RELATIONSHIPS.get(name)
+        if field is not None:
+            if type(data) is not list:
+                data = [data]
             found = []
             for ref in data:
-                rid = ref["id"]
-                obj = get((ref["type"], rid if type(rid) is str else str(rid)))
+                try:
+                    rid = ref["id"]
+                    obj = get((ref["type"], rid if type(rid) is str else str(rid)))
+                except (KeyError, TypeError):
+                    obj = _lookup(index, ref)
                 if obj is not None:
                     found.append(obj)
             out[field] = found
-        elif type(data) is dict and name in _SINGLE_RELATIONSHIPS:
-            out[_SINGLE_RELATIONSHIPS[name]] = get(_key(data))
+            continue
+        field = _SINGLE_RELATIONSHIPS.get(name)
+        if field is None:
+            continue
+        refs = data if type(data) is list else (data,)
+        out[field] = next((obj for ref in refs if (obj := _lookup(index, ref)) is not None), None)
     return out
 
 

@@ -12,10 +12,11 @@ documents into these models.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -27,9 +28,12 @@ from clients.returnly.fields import (
     DEFAULT_INCLUDE,
     KNOWN_STATUSES,
     Flag,
+    Items,
     Money,
+    Text,
     Timestamp,
     is_actionable_status,
+    none_is_empty,
 )
 
 __all__ = [  # the status helpers are re-exported: callers import them from here
@@ -47,6 +51,7 @@ __all__ = [  # the status helpers are re-exported: callers import them from here
     "ReturnLineItem",
     "ShippingLabel",
     "ShopperAddress",
+    "VoucherRepurchaseDetail",
     "WebhookSubscription",
     "WebhookSubscriptionCreate",
     "is_actionable_status",
@@ -117,7 +122,9 @@ class ReturnLineItem(_Response):
     return_location: str | None = None
     return_warehouse_tag: str | None = None
     is_ror_or_roe: bool | None = None
-    original_rmas: list[Any] | None = None
+    """The item itself came from an earlier return or exchange (see ``original_rmas``)."""
+    original_rmas: Items = None
+    """RMAs of those earlier returns (a single value is read as a one-item list)."""
 
 
 class ShippingLabel(_Response):
@@ -171,6 +178,18 @@ class InstantRefundVoucher(_Response):
     shopper_invoice_amount: Money = None
 
 
+class VoucherRepurchaseDetail(_LooseResponse):
+    """How much of one voucher a repurchase spent (``voucher_repurchase_details[]``)."""
+
+    ext_voucher_id: str | None = None
+    credit_spent_amount: Money = None
+    remaining_credit_amount: Money = None
+    fee_amount: Money = None
+    gift_card_last4: str | None = None
+    processed_at: Timestamp | None = None
+    invoice_item_id: str | None = None
+
+
 class Repurchase(_LooseResponse):
     """A repurchase made with return credit; kept loose (the bridge only reports on it)."""
 
@@ -178,6 +197,19 @@ class Repurchase(_LooseResponse):
     repurchase_type: str | None = None
     order_id: str | None = None
     order_number: str | None = None
+    total_credit_spent_amount: Money = None
+    total_order_amount: Money = None
+    total_shopper_uplift_amount: Money = None
+    shopper_uplift_charge_id: str | None = None
+    total_returnly_fee_amount: Money = None
+    processed_at: Timestamp | None = None
+    commission_adjustment_invoice_id: str | None = None
+    returnly_payment_id: str | None = None
+    merchant_payment_id: str | None = None
+    voucher_repurchase_details: Annotated[
+        list[VoucherRepurchaseDetail], BeforeValidator(none_is_empty)
+    ] = Field(default_factory=list)
+    """Empty when absent or ``null``; one entry per voucher the repurchase drew on."""
 
 
 class InvoiceItem(_LooseResponse):
@@ -186,6 +218,9 @@ class InvoiceItem(_LooseResponse):
     id: str
     invoice_type: str | None = None
     invoice_amount: Money = None
+    created_at: Timestamp | None = None
+    invoiced_at: Timestamp | None = None
+    paid_at: Timestamp | None = None
 
 
 # --- the return (§A.3) -----------------------------------------------------------------------
@@ -196,12 +231,17 @@ class Return(_LooseResponse):
 
     ``status`` is an opaque string: unknown values are kept, and :attr:`is_actionable` tells
     whether the bridge may act on it. Relationship lists are empty when the records were not
-    requested with ``include=``.
+    requested with ``include=`` (or the relationship was absent, ``[]`` or ``null``).
+
+    Every attribute may be missing without failing the page: ``rma`` and ``status`` become
+    ``""`` (no manifest id; not actionable, so manual review), and a missing ``created_at``
+    or ``updated_at`` is taken from the other one. Both production clients (RES1, RES2) read
+    ``updated_at`` unconditionally, so a return without either timestamp is refused.
     """
 
     id: str
-    rma: str
-    status: str
+    rma: Text = ""
+    status: Text = ""
     created_at: Timestamp
     updated_at: Timestamp
     refunded_at: Timestamp | None = None
@@ -232,6 +272,18 @@ class Return(_LooseResponse):
     instant_refund_voucher: InstantRefundVoucher | None = None
     repurchases: list[Repurchase] = Field(default_factory=list)
     invoice_items: list[InvoiceItem] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_timestamp_stands_for_both(cls, data: Any) -> Any:
+        if type(data) is not dict:
+            return data
+        created, updated = data.get("created_at"), data.get("updated_at")
+        if created is None and updated is not None:
+            return {**data, "created_at": updated}
+        if updated is None and created is not None:
+            return {**data, "updated_at": created}
+        return data
 
     @property
     def is_actionable(self) -> bool:

@@ -104,6 +104,14 @@ def build_return(spec: ReturnSpec, ids: Ids, now: datetime) -> ReturnRecord:
             "estimated_refund_amount": money(total),
             "total_refund_amount": money(total),
             "return_type": "exchange" if spec.is_exchange else "refund",
+            # Shipping is neither refunded nor charged per line (the return's totals are 0.00).
+            "order_shipping_refund_amount": ZERO_S,
+            "return_label_cost_amount": ZERO_S,
+            "return_shipping_paid_amount": ZERO_S,
+            "return_location": ln.return_location,
+            "return_warehouse_tag": ln.return_warehouse_tag,
+            "is_ror_or_roe": bool(ln.original_rmas),
+            "original_rmas": list(ln.original_rmas),
         }
         lines.append(
             LineRecord(line_id, ln.units, unit_refund, resource(LINE_TYPE, line_id, attrs))
@@ -154,8 +162,45 @@ def build_return(spec: ReturnSpec, ids: Ids, now: datetime) -> ReturnRecord:
                 "shopper_invoice_amount": ZERO_S,
             },
         )
+    _plant_repurchases(rec, spec, ids, created)
+    for rs in spec.refunds:
+        _plant_refund(rec, rs, ids, rs.created_at or updated)
+    return rec
+
+
+def _plant_repurchases(rec: ReturnRecord, spec: ReturnSpec, ids: Ids, when: datetime) -> None:
+    """Repurchases paid with voucher credit first, the shopper paying the rest (the uplift).
+
+    The credit they spend is the voucher's ``credit_spent_amount``, in repurchase order, so the
+    voucher and its repurchases agree. Each repurchase has one ``invoice_items`` record (same
+    id, a zero Returnly fee) and, when there is a voucher, one ``voucher_repurchase_details``.
+    """
+    voucher = rec.voucher
+    remaining = to_spend = ZERO
+    if voucher is not None and spec.voucher is not None:
+        remaining = spec.voucher.credit_issued_amount
+        to_spend = min(spec.voucher.credit_spent_amount, remaining)
+    processed = iso(when)
     for rp in spec.repurchases:
         pid = str(ids.next("repurchase"))
+        spent = max(min(to_spend, rp.total_order_amount), ZERO)
+        to_spend -= spent
+        remaining -= spent
+        uplift = rp.total_order_amount - spent
+        details: list[dict[str, Any]] = []
+        if voucher is not None:
+            ext_voucher_id = str(voucher["attributes"]["ext_voucher_id"])
+            details.append(
+                {
+                    "ext_voucher_id": ext_voucher_id,
+                    "credit_spent_amount": money(spent),
+                    "remaining_credit_amount": money(remaining),
+                    "fee_amount": ZERO_S,
+                    "gift_card_last4": ext_voucher_id[-4:],
+                    "processed_at": processed,
+                    "invoice_item_id": pid,
+                }
+            )
         rec.repurchases.append(
             resource(
                 REPURCHASE_TYPE,
@@ -165,7 +210,15 @@ def build_return(spec: ReturnSpec, ids: Ids, now: datetime) -> ReturnRecord:
                     "order_id": str(ids.next("order")),
                     "order_number": f"#{pid}",
                     "total_order_amount": money(rp.total_order_amount),
-                    "processed_at": iso(created),
+                    "processed_at": processed,
+                    "total_credit_spent_amount": money(spent),
+                    "total_shopper_uplift_amount": money(uplift),
+                    "shopper_uplift_charge_id": f"ch_{pid}" if uplift > ZERO else None,
+                    "total_returnly_fee_amount": ZERO_S,
+                    "commission_adjustment_invoice_id": None,
+                    "returnly_payment_id": f"rp_{pid}",
+                    "merchant_payment_id": None,
+                    "voucher_repurchase_details": details,
                 },
             )
         )
@@ -176,13 +229,12 @@ def build_return(spec: ReturnSpec, ids: Ids, now: datetime) -> ReturnRecord:
                 {
                     "invoice_type": "repurchase_fee",
                     "invoice_amount": ZERO_S,
-                    "created_at": iso(created),
+                    "created_at": processed,
+                    "invoiced_at": processed,
+                    "paid_at": None,
                 },
             )
         )
-    for rs in spec.refunds:
-        _plant_refund(rec, rs, ids, rs.created_at or updated)
-    return rec
 
 
 def _plant_refund(rec: ReturnRecord, spec: RefundSpec, ids: Ids, when: datetime) -> None:

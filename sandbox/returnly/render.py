@@ -1,7 +1,7 @@
 """JSON:API rendering of stored returns: resource objects, ``included`` and whole documents.
 
-Each return caches its resource object until it changes, so a page of 100 returns costs a few
-dictionary lookups, not a rebuild.
+Each return caches its resource object until it (or the empty to-one form) changes, so a page of
+100 returns costs a few dictionary lookups, not a rebuild.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, get_args
 
 Resource = dict[str, Any]
 
@@ -29,6 +29,15 @@ INCLUDABLE: tuple[str, ...] = (
     INVOICE_TYPE,
 )
 """Relationship names, which are also the ``include=`` values and the included ``type``s."""
+
+EmptyToOne = Literal["absent", "empty_list", "null"]
+"""How a to-one relationship without a record is rendered: left out of ``relationships``
+(``absent``), ``{"data": []}`` (``empty_list``) or ``{"data": null}`` (``null``)."""
+EMPTY_TO_ONE_FORMS: tuple[EmptyToOne, ...] = get_args(EmptyToOne)
+DEFAULT_EMPTY_TO_ONE: EmptyToOne = "absent"
+"""Production clients (contracts RES1, RES2) iterated over every relationship's ``data`` and
+crash on ``null``; RES1 explicitly skips relationships a return "does not have". So Returnly
+most plausibly left an empty to-one relationship out, which JSON:API also allows."""
 
 
 def iso(value: datetime) -> str:
@@ -73,6 +82,7 @@ class ReturnRecord:
     repurchases: list[Resource] = field(default_factory=list)
     invoice_items: list[Resource] = field(default_factory=list)
     _resource: Resource | None = None
+    _resource_form: EmptyToOne | None = None
 
     @property
     def key(self) -> tuple[datetime, int, str]:
@@ -101,31 +111,39 @@ class ReturnRecord:
             INVOICE_TYPE: self.invoice_items,
         }[type_]
 
-    def as_resource(self) -> Resource:
-        """The return as a JSON:API resource with relationship linkage (always all of them)."""
-        if self._resource is None:
+    def as_resource(self, empty_to_one: EmptyToOne = DEFAULT_EMPTY_TO_ONE) -> Resource:
+        """The return as a JSON:API resource with relationship linkage.
+
+        To-many relationships are always there (``{"data": []}`` when empty). The to-one
+        ``instant_refund_voucher`` is ``{"data": {type, id}}`` when the return has a voucher,
+        and otherwise rendered as ``empty_to_one`` says (see :data:`EmptyToOne`).
+        """
+        if self._resource is None or self._resource_form != empty_to_one:
 
             def refs(items: Iterable[Resource]) -> dict[str, Any]:
                 return {"data": [{"type": r["type"], "id": r["id"]} for r in items]}
 
             voucher = self.voucher
+            relationships: dict[str, Any] = {
+                LINE_TYPE: refs(ln.resource for ln in self.lines),
+                LABEL_TYPE: refs(self.labels),
+                REFUND_TYPE: refs(self.refunds),
+            }
+            if voucher is not None:
+                relationships[VOUCHER_TYPE] = {
+                    "data": {"type": voucher["type"], "id": voucher["id"]}
+                }
+            elif empty_to_one != "absent":
+                relationships[VOUCHER_TYPE] = {"data": [] if empty_to_one == "empty_list" else None}
+            relationships[REPURCHASE_TYPE] = refs(self.repurchases)
+            relationships[INVOICE_TYPE] = refs(self.invoice_items)
             self._resource = {
                 "type": "returns",
                 "id": self.id,
                 "attributes": self.attributes,
-                "relationships": {
-                    LINE_TYPE: refs(ln.resource for ln in self.lines),
-                    LABEL_TYPE: refs(self.labels),
-                    REFUND_TYPE: refs(self.refunds),
-                    VOUCHER_TYPE: {
-                        "data": None
-                        if voucher is None
-                        else {"type": voucher["type"], "id": voucher["id"]}
-                    },
-                    REPURCHASE_TYPE: refs(self.repurchases),
-                    INVOICE_TYPE: refs(self.invoice_items),
-                },
+                "relationships": relationships,
             }
+            self._resource_form = empty_to_one
         return self._resource
 
 
@@ -143,9 +161,13 @@ def included_for(records: Sequence[ReturnRecord], include: Sequence[str]) -> lis
     return out
 
 
-def return_document(record: ReturnRecord, include: Sequence[str] = INCLUDABLE) -> Resource:
+def return_document(
+    record: ReturnRecord,
+    include: Sequence[str] = INCLUDABLE,
+    empty_to_one: EmptyToOne = DEFAULT_EMPTY_TO_ONE,
+) -> Resource:
     """The single-return document (also the ``data`` of a webhook)."""
-    doc: Resource = {"data": record.as_resource()}
+    doc: Resource = {"data": record.as_resource(empty_to_one)}
     if include:
         doc["included"] = included_for([record], include)
     return doc

@@ -43,6 +43,13 @@ class LineSpec(_Spec):
     return_sub_cause: str | None = None
     label_index: int | None = None
     """Index into ``ReturnSpec.labels`` (default: the first label, if any)."""
+    return_location: str | None = None
+    """Where the merchant routes the item (multi-location merchants only)."""
+    return_warehouse_tag: str | None = None
+    """The merchant's warehouse tag for the item (only when it tags warehouses)."""
+    original_rmas: list[str] = Field(default_factory=list)
+    """RMAs of earlier returns when the item came from a return or exchange; a non-empty
+    list makes the line ``is_ror_or_roe``."""
 
 
 class LabelSpec(_Spec):

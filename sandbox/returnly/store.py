@@ -18,6 +18,7 @@ from typing import Any
 from sandbox.returnly.build import Ids, build_return, make_refund, record_refund
 from sandbox.returnly.refunding import RefundRejected, RefundRequest, check_refund
 from sandbox.returnly.render import Resource, ReturnRecord, iso, return_document
+from sandbox.returnly.settings import SandboxSettings
 from sandbox.returnly.specs import ReturnSpec
 
 Listener = Callable[[str, Resource], None]
@@ -67,8 +68,9 @@ class ReturnlyStore:
         self.reset()
 
     def reset(self) -> None:
-        """Forget everything (ids restart too)."""
+        """Forget everything (ids restart too) and restore the default settings."""
         with self.lock:
+            self.settings = SandboxSettings()
             self.ids = Ids()
             self._records: dict[str, ReturnRecord] = {}
             self._index: list[tuple[datetime, int, str]] = []
@@ -181,7 +183,8 @@ class ReturnlyStore:
 
     def _emit(self, rec: ReturnRecord) -> None:
         if self.listener is not None:
-            self.listener(f"return.{rec.status}", return_document(rec))
+            document = return_document(rec, empty_to_one=self.settings.empty_to_one)
+            self.listener(f"return.{rec.status}", document)
 
     # --- refunds ---------------------------------------------------------------------------
 

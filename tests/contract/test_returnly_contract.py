@@ -4,7 +4,8 @@ Every document the sandbox produces is validated against a JSON Schema of the JS
 (top level data/included/links/meta or errors; resource objects with id/type/attributes/
 relationships) plus the Returnly attributes the bridge relies on, then parsed into the client
 models. The models are also fed the variations the archived sources show (numeric ids, numbers
-for amounts, no ``included``, a missing ``ext_store_id``).
+for amounts, no ``included``, a missing ``ext_store_id``). Every attribute §A.3/§A.4 lists
+must be in every record the sandbox renders (null where it does not apply).
 """
 
 from __future__ import annotations
@@ -33,6 +34,13 @@ from clients.returnly import (
 from core.settings import SANDBOX_RETURNLY_TOKEN
 from sandbox.returnly.app import create_app
 from sandbox.server import ThreadedServer, serve_in_thread
+from tests.contract.returnly_attributes import (
+    A3_RETURN,
+    A3_SHOPPER_ADDRESS,
+    A4_INCLUDED,
+    A4_VOUCHER_REPURCHASE_DETAIL,
+    FULL_RETURN_SPEC,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -211,6 +219,22 @@ ATTRIBUTE_SCHEMAS = {
     "refunds": REFUND_ATTRIBUTES,
 }
 
+PRESENCE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "returns": {
+        "type": "object",
+        "required": list(A3_RETURN),
+        "properties": {"shopper_address": {"type": "object", "required": list(A3_SHOPPER_ADDRESS)}},
+    },
+    **{type_: {"type": "object", "required": list(names)} for type_, names in A4_INCLUDED.items()},
+}
+PRESENCE_SCHEMAS["repurchases"]["properties"] = {
+    "voucher_repurchase_details": {
+        "type": "array",
+        "items": {"type": "object", "required": list(A4_VOUCHER_REPURCHASE_DETAIL)},
+    }
+}
+"""§A.3/§A.4: every attribute is present (values may be null)."""
+
 HEADERS = {"X-Api-Token": SANDBOX_RETURNLY_TOKEN, "X-Api-Version": "2020-08"}
 
 
@@ -218,24 +242,30 @@ DOCUMENT_VALIDATOR = jsonschema.Draft202012Validator(JSONAPI_SCHEMA)
 ATTRIBUTE_VALIDATORS = {
     type_: jsonschema.Draft202012Validator(schema) for type_, schema in ATTRIBUTE_SCHEMAS.items()
 }
+PRESENCE_VALIDATORS = {
+    type_: jsonschema.Draft202012Validator(schema) for type_, schema in PRESENCE_SCHEMAS.items()
+}
 
 
 def assert_jsonapi(document: Any) -> None:
-    """Validate the document shape, then the Returnly attributes of each known resource type."""
+    """Validate the document shape, then the Returnly attributes of each known resource type
+    (their types, and the presence of every §A.3/§A.4 attribute)."""
     DOCUMENT_VALIDATOR.validate(document)
     data = document.get("data")
     resources = [*(data if isinstance(data, list) else [data] if data else [])]
     resources += document.get("included", [])
     for res in resources:
-        validator = ATTRIBUTE_VALIDATORS.get(res["type"])
-        if validator is not None:
-            validator.validate(res["attributes"])
+        for validators in (ATTRIBUTE_VALIDATORS, PRESENCE_VALIDATORS):
+            validator = validators.get(res["type"])
+            if validator is not None:
+                validator.validate(res["attributes"])
 
 
 @pytest.mark.parametrize(
     "schema",
     [pytest.param(JSONAPI_SCHEMA, id="document"), pytest.param(WEBHOOK_ENVELOPE, id="webhook")]
-    + [pytest.param(s, id=t) for t, s in ATTRIBUTE_SCHEMAS.items()],
+    + [pytest.param(s, id=t) for t, s in ATTRIBUTE_SCHEMAS.items()]
+    + [pytest.param(s, id=f"{t}-presence") for t, s in PRESENCE_SCHEMAS.items()],
 )
 def test_schemas_are_valid_json_schema(schema: dict[str, Any]) -> None:
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -497,3 +527,98 @@ def test_models_resolve_numeric_ids_and_single_voucher() -> None:
     assert [(li.id, li.units) for li in ret.line_items] == [("9", 2)]
     assert ret.instant_refund_voucher is not None
     assert ret.instant_refund_voucher.status == "active"
+
+
+def _records_by_type(document: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for res in [*document["data"], *document.get("included", [])]:
+        out.setdefault(res["type"], []).append(res)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("type_", "name"),
+    [pytest.param("returns", n, id=f"returns.{n}") for n in A3_RETURN]
+    + [pytest.param(t, n, id=f"{t}.{n}") for t, names in A4_INCLUDED.items() for n in names]
+    + [pytest.param("returns", f"shopper_address.{n}", id=n) for n in A3_SHOPPER_ADDRESS]
+    + [
+        pytest.param("repurchases", f"voucher_repurchase_details.{n}", id=f"detail.{n}")
+        for n in A4_VOUCHER_REPURCHASE_DETAIL
+    ],
+)
+def test_presence_schema_rejects_a_record_without_an_attribute(type_: str, name: str) -> None:
+    names = A3_RETURN if type_ == "returns" else A4_INCLUDED[type_]
+    attributes: dict[str, Any] = dict.fromkeys(names)
+    if type_ == "returns":
+        attributes["shopper_address"] = dict.fromkeys(A3_SHOPPER_ADDRESS)
+    if type_ == "repurchases":
+        attributes["voucher_repurchase_details"] = [dict.fromkeys(A4_VOUCHER_REPURCHASE_DETAIL)]
+    PRESENCE_VALIDATORS[type_].validate(attributes)
+    outer, _, inner = name.partition(".")
+    if inner:
+        nested = attributes[outer]
+        del (nested[0] if isinstance(nested, list) else nested)[inner]
+    else:
+        del attributes[outer]
+    with pytest.raises(jsonschema.ValidationError, match=inner or outer):
+        PRESENCE_VALIDATORS[type_].validate(attributes)
+
+
+def test_every_documented_attribute_is_rendered() -> None:
+    """§A.3/§A.4: each attribute is in every record of its type, with realistic values."""
+    with serve_in_thread(create_app(seed_count=30, seed=4)) as srv:
+        planted = httpx.post(f"{srv.url}/_admin/returns", json=FULL_RETURN_SPEC).json()
+        with httpx.Client(base_url=srv.url, headers=HEADERS, timeout=30) as http:
+            params: dict[str, str | int] = {"include": ",".join(DEFAULT_INCLUDE), "page_size": 100}
+            document = http.get("/returns.json", params=params).json()
+
+    assert_jsonapi(document)
+    by_type = _records_by_type(document)
+    assert set(by_type) == {"returns", *A4_INCLUDED}
+    for type_, records in by_type.items():
+        names = A3_RETURN if type_ == "returns" else A4_INCLUDED[type_]
+        for record in records:
+            missing = [n for n in names if n not in record["attributes"]]
+            assert not missing, f"{type_} {record['id']} lacks {missing}"
+    for resource in by_type["returns"]:
+        assert set(resource["attributes"]["shopper_address"]) >= set(A3_SHOPPER_ADDRESS)
+    details = [
+        d for rp in by_type["repurchases"] for d in rp["attributes"]["voucher_repurchase_details"]
+    ]
+    assert details
+    assert all(set(d) >= set(A4_VOUCHER_REPURCHASE_DETAIL) for d in details)
+
+    # The planted return: routing fields and an earlier RMA on its first line, credit spent.
+    (ret,) = parse_returns_document(
+        {
+            "data": [d for d in document["data"] if d["id"] == planted["id"]],
+            "included": document["included"],
+        }
+    )
+    first, second = ret.line_items
+    assert (first.return_location, first.return_warehouse_tag) == ("Reno returns dock", "west")
+    assert (first.is_ror_or_roe, first.original_rmas) == (True, ["R1000042"])
+    assert (second.is_ror_or_roe, second.original_rmas) == (False, [])
+    assert (second.return_location, second.return_warehouse_tag) == (None, None)
+    assert first.order_shipping_refund_amount == first.return_label_cost_amount == Decimal("0")
+    assert first.return_shipping_paid_amount == Decimal("0.00")
+    (rp,) = ret.repurchases
+    assert (rp.total_order_amount, rp.total_credit_spent_amount) == (Decimal(40), Decimal(25))
+    assert rp.total_shopper_uplift_amount == Decimal(15) and rp.shopper_uplift_charge_id
+    assert (
+        rp.total_returnly_fee_amount == Decimal(0) and rp.commission_adjustment_invoice_id is None
+    )
+    assert rp.processed_at == ret.created_at
+    (detail,) = rp.voucher_repurchase_details
+    assert ret.instant_refund_voucher is not None
+    assert detail.ext_voucher_id == ret.instant_refund_voucher.ext_voucher_id
+    assert (detail.credit_spent_amount, detail.remaining_credit_amount) == (Decimal(25), Decimal(0))
+    assert detail.gift_card_last4 == (detail.ext_voucher_id or "")[-4:]
+    (invoice,) = ret.invoice_items
+    assert detail.invoice_item_id == invoice.id
+    assert (invoice.invoiced_at, invoice.paid_at) == (ret.created_at, None)
+    # Seeded returns: nothing routed, nothing re-returned.
+    seeded = [li for r in by_type["return_line_items"] if (li := r["attributes"])]
+    assert sum(not li["is_ror_or_roe"] and li["original_rmas"] == [] for li in seeded) == (
+        len(seeded) - 1
+    )

@@ -1,5 +1,5 @@
-"""Sandbox-only admin routes (no token): reset, seed, plant returns, move their status, the
-API request log and a raw export of every return, refund and refund request."""
+"""Sandbox-only admin routes (no token): reset, rendering settings, seed, plant returns, move
+their status, the API request log and a raw export of every return, refund and refund request."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ import time
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Body, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sandbox.faults import FaultConfig, FaultState
 from sandbox.requestlog import RequestLog
 from sandbox.returnly.render import money, return_document
 from sandbox.returnly.routes.common import ApiError, dispatcher_of, store_of
 from sandbox.returnly.seed import generate
+from sandbox.returnly.settings import SandboxSettings
 from sandbox.returnly.specs import ReturnSpec
 
 STATUS_ALIASES = {
@@ -47,13 +48,35 @@ class StatusChange(BaseModel):
 
 @router.post("/reset")
 def reset(request: Request) -> dict[str, Any]:
-    """Empty the store, the delivery queue and log, and clear the faults."""
+    """Empty the store, the delivery queue and log, clear the faults, default the settings."""
     store_of(request).reset()
     dispatcher_of(request).reset()
     faults: FaultState = request.app.state.faults
     faults.configure(FaultConfig())
     _requests(request).clear()
     return {"ok": True}
+
+
+@router.get("/settings")
+def get_settings(request: Request) -> dict[str, Any]:
+    """How documents are rendered now (see :class:`~sandbox.returnly.settings.SandboxSettings`)."""
+    return store_of(request).settings.model_dump()
+
+
+@router.put("/settings")
+def put_settings(request: Request, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """Change some settings, e.g. ``{"empty_to_one": "null"}``; the others stay as they are."""
+    store = store_of(request)
+    with store.lock:
+        try:
+            settings = SandboxSettings.model_validate({**store.settings.model_dump(), **body})
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            raise ApiError(400, f"bad settings: {problems}") from None
+        store.settings = settings
+    return settings.model_dump()
 
 
 def _requests(request: Request) -> RequestLog:
@@ -206,7 +229,8 @@ def change_status(request: Request, return_id: str, body: StatusChange) -> dict[
         raise ApiError(404, f"return {return_id} not found")
     status = STATUS_ALIASES.get(body.status, body.status)
     with store.lock:
-        return return_document(store.set_status(return_id, status))
+        rec = store.set_status(return_id, status)
+        return return_document(rec, empty_to_one=store.settings.empty_to_one)
 
 
 @router.get("/returns/{return_id}/refunds")

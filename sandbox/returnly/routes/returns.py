@@ -64,7 +64,8 @@ def list_returns(
     start = (page - 1) * size
     with store.lock:
         records = store.records(ids[start : start + size])
-        data = [rec.as_resource() for rec in records]
+        form = store.settings.empty_to_one
+        data = [rec.as_resource(form) for rec in records]
         included = included_for(records, types) if types else None
         url = request.url
         document = {
@@ -91,4 +92,4 @@ def get_return(request: Request, return_id: str, include: str | None = None) -> 
         rec = store.get(return_id)
         if rec is None:
             raise ApiError(404, f"return {return_id} not found")
-        return json_response(return_document(rec, types))
+        return json_response(return_document(rec, types, store.settings.empty_to_one))
