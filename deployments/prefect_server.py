@@ -94,7 +94,8 @@ def local_prefect_server(home: Path, port: int = 0) -> Iterator[str]:
         str(port),
         "--analytics-off",
     ]
-    proc = spawn(cmd, prefect_env(home), log)
+    # The UI asks /ui-settings where the API is; without this it says 127.0.0.1:4200.
+    proc = spawn(cmd, {**prefect_env(home), "PREFECT_SERVER_UI_API_URL": api_url}, log)
     try:
         _wait_healthy(api_url, proc, log)
         yield api_url

@@ -309,6 +309,12 @@ def _record(how: str, run: FlowRun, triggered_at: datetime) -> None:
     print(f"{how}: {LATENCIES[how]}")
 
 
+def test_the_ui_is_told_the_servers_real_api_address(bridge: Bridge) -> None:
+    """The server listens on a free port; the UI must not look for the API on :4200."""
+    settings = httpx.get(bridge.api_url.removesuffix("/api") + "/ui-settings", timeout=10).json()
+    assert settings["api_url"] == bridge.api_url
+
+
 def test_deploy_step_deployed_every_deployment(bridge: Bridge) -> None:
     for name in (
         "intake/intake-poll",
