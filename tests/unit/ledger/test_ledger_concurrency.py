@@ -7,20 +7,15 @@ where "database is locked" and lost-race IntegrityErrors would show up.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from ledger import Ledger, LedgerConflictError, open_ledger
+from tests.support.processes import run_released_together
 
 Race = Callable[[int, Callable[[int], Any]], list[Any]]
 THREADS = 12
-REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_put_inbox_race_creates_exactly_one(ledger: Ledger, race: Race) -> None:
@@ -100,39 +95,8 @@ print(json.dumps(created), flush=True)
 
 def test_processes_race_on_sqlite_file(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.db'}"
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", _CHILD, url, str(p)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-        )
-        for p in range(3)
-    ]
-    try:
-        for proc in procs:
-            assert proc.stdout is not None
-            line = proc.stdout.readline().strip()
-            if line != "ready":  # the child died while opening the ledger: say why
-                proc.wait(timeout=30)
-                assert proc.stderr is not None
-                pytest.fail(f"child did not start: {line!r}\n{proc.stderr.read()}")
-        for proc in procs:  # release all three together
-            assert proc.stdin is not None
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-        outputs = [proc.communicate(timeout=120) for proc in procs]
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-    for proc, (_, err) in zip(procs, outputs, strict=True):
-        assert proc.returncode == 0, err
-    created = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    lines = run_released_together(_CHILD, [[url, str(p)] for p in range(3)], tmp_path, 120)
+    created = [json.loads(line) for line in lines]
     assert sum(c["inbox"] for c in created) == 25
     assert sum(c["refund"] for c in created) == 25
     with open_ledger(url) as ledger:

@@ -7,18 +7,14 @@ threads and with separate processes racing for the same keys.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from ledger import Ledger, new_owner, open_ledger
+from tests.support.processes import run_released_together
 from tests.unit.ledger.test_ledger_concurrency import THREADS, Race
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_a_lease_has_one_owner_until_released(ledger: Ledger) -> None:
@@ -98,38 +94,6 @@ print(json.dumps(sorted(won)), flush=True)
 
 def test_process_race_gives_each_lease_to_exactly_one(ledger_url: str, tmp_path: Path) -> None:
     """Three OS processes (not threads) racing on one SQLite file or one Postgres."""
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", _CHILD, ledger_url, f"proc-{p}"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-        )
-        for p in range(3)
-    ]
-    try:
-        for proc in procs:
-            assert proc.stdout is not None
-            line = proc.stdout.readline().strip()
-            if line != "ready":
-                proc.wait(timeout=30)
-                assert proc.stderr is not None
-                pytest.fail(f"child did not start: {line!r}\n{proc.stderr.read()}")
-        for proc in procs:
-            assert proc.stdin is not None
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-        outputs = [proc.communicate(timeout=120) for proc in procs]
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-    for proc, (_, err) in zip(procs, outputs, strict=True):
-        assert proc.returncode == 0, err
-    won = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
-    everything = [key for keys in won for key in keys]  # a key won twice would appear twice
+    lines = run_released_together(_CHILD, [[ledger_url, f"proc-{p}"] for p in range(3)], tmp_path)
+    everything = [key for line in lines for key in json.loads(line)]  # a key won twice shows twice
     assert sorted(everything) == sorted(f"refund:{j}" for j in range(41))

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,9 +21,9 @@ from ledger import Base, make_engine, open_ledger
 from tasks.arrival import fetch_open_rmas, received_return_ids, record_rmas
 from tasks.intake import intake_returns
 from tests.integration.stack.lifecycle.test_exactly_once import _refund_posts
+from tests.support.processes import run_released_together
 from tests.support.stack import Stack
 
-REPO_ROOT = Path(__file__).resolve().parents[4]
 POSTGRES_ENV = "BRIDGE_TEST_POSTGRES_URL"
 RETURNS = 20
 
@@ -33,6 +31,7 @@ _CHILD = """
 import json, sys
 from ledger import open_ledger
 from tasks.completion import complete_returns
+from tests.support.processes import run_released_together
 from tests.support.stack import Stack
 
 url, returnly_url, ams_url, order = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
@@ -71,42 +70,6 @@ def shared_ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-def _run_together(args: list[list[str]], cwd: Path) -> list[list[str]]:
-    """Start one child per argument list, release them together, return their outcomes."""
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", _CHILD, *a],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            cwd=cwd,
-        )
-        for a in args
-    ]
-    try:
-        for proc in procs:
-            assert proc.stdout is not None and proc.stderr is not None
-            line = proc.stdout.readline().strip()
-            if line != "ready":
-                proc.wait(timeout=30)
-                pytest.fail(f"child did not start: {line!r}\n{proc.stderr.read()}")
-        for proc in procs:
-            assert proc.stdin is not None
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-        outputs = [proc.communicate(timeout=180) for proc in procs]
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-    for proc, (_, err) in zip(procs, outputs, strict=True):
-        assert proc.returncode == 0, err
-    return [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
-
-
 def test_processes_completing_the_same_returns_refund_each_once(
     stack: Stack,
     merchant: MerchantConfig,
@@ -128,7 +91,8 @@ def test_processes_completing_the_same_returns_refund_each_once(
     stack.faults("returnly", refund_idempotency="none")
     common = [shared_ledger_url, stack.returnly_url, stack.ams_url]
     orders = ["forward", "reversed", "forward"]
-    results = _run_together([[*common, o, json.dumps(ids)] for o in orders], tmp_path)
+    lines = run_released_together(_CHILD, [[*common, o, json.dumps(ids)] for o in orders], tmp_path)
+    results = [json.loads(line) for line in lines]
     assert [stack.refund_count(i) for i in ids] == [1] * RETURNS
     assert _refund_posts(stack) == RETURNS
     assert sum(r.count("refunded") for r in results) == RETURNS
