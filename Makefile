@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint typecheck unit sandbox bench clean
+.PHONY: demo chaos test check lint typecheck unit sandbox bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -16,6 +16,9 @@ $(STAMP): requirements.lock pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/python -m deployments.demo $(DEMO_ARGS)
+
+chaos: $(STAMP)
+	$(BIN)/bridge chaos $(CHAOS_ARGS)
 
 test: check unit
 

@@ -55,5 +55,9 @@ from cli import onboard as _onboard  # noqa: E402 (operator commands, registered
 app.command(name="onboard")(_onboard.onboard)
 app.command(name="deploy")(_onboard.deploy)
 
+from cli import chaos as _chaos  # noqa: E402
+
+app.command(name="chaos")(_chaos.chaos)
+
 if __name__ == "__main__":
     app()
