@@ -8,7 +8,7 @@ from core.mapping import customer_identifier_for
 from flows.batching import task_batches
 from flows.common import for_each_merchant, opaque, thread_runner
 from tasks.arrival import received_return_ids
-from tasks.lifecycle import poll_open_rmas, refund_returns
+from tasks.lifecycle import poll_open_rmas, received_returns, refund_returns
 from tasks.outcomes import StageSummary
 
 CONCURRENCY = 4
@@ -16,7 +16,10 @@ CONCURRENCY = 4
 
 def _arrival_one(merchant: str, dry_run: bool) -> StageSummary:
     outcomes, rmas = poll_open_rmas(merchant)
-    received = received_return_ids(outcomes)
+    # Also returns whose receipt was recorded earlier but whose refund never finished (the
+    # run died, or a lost answer left the attempt in doubt): no one else would look again.
+    left = received_returns(merchant)
+    received = list(dict.fromkeys([*received_return_ids(outcomes), *left]))
     by_cid = {r.customer_identifier: r for r in rmas}
     futures = [
         refund_returns.submit(
@@ -39,7 +42,8 @@ def _arrival_one(merchant: str, dry_run: bool) -> StageSummary:
     task_runner=thread_runner(CONCURRENCY),
 )
 def arrival(merchant: str = "all", dry_run: bool = False) -> StageSummary:
-    """Poll AMS for every RMA still on its way; received ones go straight to completion.
+    """Poll AMS for every RMA still on its way; received ones go straight to completion,
+    with every return left ``received`` by an earlier run that did not finish its refund.
 
     Args:
         merchant: A merchant name, a comma list, or ``all``.

@@ -43,6 +43,23 @@ def test_poll_driven_lifecycle(stack: Stack, ledger: Ledger) -> None:
     assert artifact is not None and "already_done" in str(artifact.data)
 
 
+def test_arrival_poll_completes_returns_left_received(stack: Stack, ledger: Ledger) -> None:
+    """A refund that died after the receipt was recorded leaves the link ``received``: the
+    arrival poll (the safety net) must pick it up, not only RMAs still open.
+
+    Found by the chaos run; fails on the code before (the poll read only open links).
+    """
+    rid = stack.plant(lines=[{"units": 1}])["id"]
+    assert intake(merchant=MERCHANT).counts == {"created": 1}
+    with stack.ams() as ams:
+        ams.trigger_rma_event(customer_identifier_for(rid), "receiveFull")
+    ledger.set_stage(MERCHANT, rid, stages.RECEIVED, status="received")  # as a crash leaves it
+    assert stack.refund_count(rid) == 0
+    result = arrival(merchant=MERCHANT)
+    assert result.ids.get("refunded") == [rid]
+    assert stack.refund_count(rid) == 1
+
+
 def test_dry_run_changes_nothing(stack: Stack, ledger: Ledger) -> None:
     rid = stack.plant()["id"]
     summary = intake(merchant=MERCHANT, dry_run=True)
