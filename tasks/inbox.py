@@ -32,20 +32,8 @@ def process_returnly_hint(
     ams: AmsClient,
 ) -> list[ReturnOutcome]:
     """A Returnly event about ``return_id``: re-read it, then run intake (or cancellation)."""
-    try:
-        ret = returnly.get_return(return_id)
-    except ReturnlyNotFoundError:
-        ledger.raise_exception(
-            merchant.name,
-            "webhook_unknown_return",
-            f"webhook named return {return_id} which Returnly does not know",
-            {"return_id": return_id},
-            return_id=return_id,
-            stage="intake",
-            source="returnly",
-        )
-        return []
-    return intake_returns(merchant, [ret], ledger=ledger, ams=ams)
+    returns = _reread_returns(merchant, [return_id], ledger=ledger, returnly=returnly)
+    return intake_returns(merchant, returns, ledger=ledger, ams=ams) if returns else []
 
 
 def process_ams_hint(
