@@ -360,16 +360,32 @@ k AS (
            sum(CASE WHEN has_sku THEN greatest(full_units - refunded
                + CASE WHEN frac > 0 THEN partial_units ELSE 0 END, 0) ELSE 0 END)
                AS s_under_refunded,
-           sum(CASE WHEN has_sku THEN (full_units + frac * partial_units) * unit_price
-               ELSE 0 END) AS s_expected_refund
     FROM s2 GROUP BY ALL),
+rl AS (
+    -- Received units fill a SKU's Returnly lines in Returnly order, sellable ones first.
+    SELECT merchant, customer_identifier, sku, greatest(units_returned, 0) AS units, unit_price,
+           coalesce(sum(greatest(units_returned, 0)) OVER (
+               PARTITION BY merchant, customer_identifier, sku ORDER BY _row
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+    FROM r SEMI JOIN r_pick p ON r.merchant = p.merchant
+        AND r.customer_identifier = p.customer_identifier AND r.return_id = p.h.return_id
+    WHERE sku IS NOT NULL),
+e AS (
+    SELECT merchant, customer_identifier,
+           sum((least(greatest(sellable - before, 0), units)
+                + frac * (least(greatest(sellable + non_sellable - before, 0), units)
+                          - least(greatest(sellable - before, 0), units))) * rl.unit_price)
+               AS s_expected_refund
+    FROM rl JOIN s2 USING (merchant, customer_identifier, sku) GROUP BY ALL),
 p0 AS (
-    SELECT k.*, rp.h.return_id, rp.h.r_status, rp.h.r_created_at, rp.h.r_updated_at,
+    SELECT k.*, coalesce(e.s_expected_refund, 0) AS s_expected_refund,
+        rp.h.return_id, rp.h.r_status, rp.h.r_created_at, rp.h.r_updated_at,
         rp.h.r_refunded_at, ap.h.ams_id, ap.h.a_status, ap.h.a_created_at, ap.h.a_updated_at,
         ap.h.a_received_at, l.stage, l.refunded, l.rma_created, th.* EXCLUDE (merchant),
         CASE WHEN rp.h IS NOT NULL AND ap.h IS NOT NULL THEN r_only_n ELSE 0 END AS s_r_only,
         CASE WHEN rp.h IS NOT NULL AND ap.h IS NOT NULL THEN a_only_n ELSE 0 END AS s_a_only
     FROM k
+    LEFT JOIN e USING (merchant, customer_identifier)
     LEFT JOIN r_pick rp USING (merchant, customer_identifier)
     LEFT JOIN a_pick ap USING (merchant, customer_identifier)
     LEFT JOIN l USING (merchant, customer_identifier)
@@ -532,7 +548,8 @@ def duckdb_classify(
     con = duckdb.connect()
     if threads:
         con.execute(f"SET threads = {threads}")
-    for name, frame in (("r", returnly), ("a", ams), ("l", ledger), ("th", th)):
+    rows = returnly.assign(_row=np.arange(len(returnly)))
+    for name, frame in (("r", rows), ("a", ams), ("l", ledger), ("th", th)):
         con.register(name, frame)
     sql = DUCKDB_SQL.replace("{now}", NOW.isoformat())
     return con.execute(sql).df()
@@ -686,6 +703,7 @@ def loop_classify(returnly: pd.DataFrame, ams: pd.DataFrame, ledger: pd.DataFram
         received = sum(x[2] for x in a["lines"]) if a else 0
         sellable_u = sum(x[3] for x in a["lines"]) if a else 0
         skus: dict[str, list[Any]] = defaultdict(lambda: [0, 0, 0, 0.0, 0, 0, 0, 0, 0, 0])
+        priced: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for sku, ur, uf, price, _amt in r["lines"] if r else ():
             if sku is not None:
                 s = skus[sku]
@@ -693,6 +711,7 @@ def loop_classify(returnly: pd.DataFrame, ams: pd.DataFrame, ledger: pd.DataFram
                 s[1] += ur
                 s[2] += uf
                 s[3] += ur * price
+                priced[sku].append((ur, price))
         for sku, q, rec, sell, non, extra in a["lines"] if a else ():
             if sku is not None:
                 s = skus[sku]
@@ -707,7 +726,7 @@ def loop_classify(returnly: pd.DataFrame, ams: pd.DataFrame, ledger: pd.DataFram
         expected = 0.0
         r_only_skus: list[str] = []
         a_only_skus: list[str] = []
-        for sku, (rl, ret, ref, value, orig, al, qty, rec, sell, non) in skus.items():
+        for sku, (rl, ret, ref, _value, orig, al, qty, rec, sell, non) in skus.items():
             if paired and rl > 0 and orig == 0:
                 r_only += 1
                 r_only_skus.append(sku)
@@ -722,10 +741,16 @@ def loop_classify(returnly: pd.DataFrame, ams: pd.DataFrame, ledger: pd.DataFram
                 over_recv += 1
             full = min(sell, ret)
             partial = min(non, ret - full)
-            price = value / ret if ret > 0 else 0.0
             over_units += max(ref - min(rec, ret), 0)
             under_units += max(full + (partial if frac > 0 else 0) - ref, 0)
-            expected += (full + frac * partial) * price
+            # Received units fill the SKU's lines in Returnly order, sellable ones first.
+            before = 0
+            for units, price in priced[sku]:
+                units = max(units, 0)
+                line_full = min(max(sell - before, 0), units)
+                line_partial = min(max(sell + non - before, 0), units) - line_full
+                expected += (line_full + frac * line_partial) * price
+                before += units
         money_out = r is not None and (amount > 0 or refunded_u > 0 or rp == "refunded")
         live = a is not None and ap != "deleted"
         r_upd = r["updated"] if r else None

@@ -92,7 +92,6 @@ def sku_facts(
     a_lines = _sum(ac, np.ones(len(ac)), m)
     returned = _sum(rc, r_col("units_returned"), m)
     refunded = _sum(rc, r_col("units_refunded"), m)
-    value = _sum(rc, r_col("units_returned") * r_col("unit_price"), m)
     quantity = _sum(ac, a_col("quantity") * original, m)
     received = _sum(ac, a_col("quantity_received"), m)
     sellable = _sum(ac, a_col("units_sellable"), m)
@@ -102,7 +101,6 @@ def sku_facts(
     a_only = (r_lines == 0) & (a_lines > 0) & paired[key]
     on_rma = a_orig_lines > 0
     both = (r_lines > 0) & on_rma
-    unit_price = np.divide(value, returned, out=np.zeros(m), where=returned > 0)
     fraction = damaged_fraction[key]
     over = np.maximum(refunded - np.minimum(received, returned), 0)
     owed = expected_refunded_units(returned, sellable, non_sellable, fraction)
@@ -117,7 +115,20 @@ def sku_facts(
         over_refunded_units=_sum(key, over, n).astype(np.int64),
         under_refunded_units=_sum(key, np.maximum(owed - refunded, 0), n).astype(np.int64),
         expected_refund=_sum(
-            key, expected_refund(returned, sellable, non_sellable, unit_price, fraction), n
+            key,
+            _sum(
+                rc,
+                expected_refund(
+                    rc,
+                    r_col("units_returned"),
+                    r_col("unit_price"),
+                    sellable,
+                    non_sellable,
+                    fraction,
+                ),
+                m,
+            ),
+            n,
         ),
     )
 
