@@ -1,30 +1,79 @@
 """The demo's path at a smaller size, as a separate process: real Prefect server, the deploy
 step and a process worker, sandboxes, webhook receiver and task worker; the demo checks
 Returnly, AMS and the ledger agree at the end, and that its deployment runs completed.
+
+While the demo waits for Ctrl-C, a real headless Chromium opens the Prefect UI address it
+printed and checks that the Runs, Deployments, Artifacts and a flow run's pages show the demo's
+data (screenshots under ``var/ui-screenshots``); then the demo is stopped with SIGTERM.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import pytest
 
+from tests.support.browser import PageCheck, open_pages, require_chromium
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 DEMO_TIMEOUT_S = 720
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "ui-screenshots"
+WAITING = "Press Ctrl-C to stop everything."
 
 
-def test_demo_path_end_to_end(tmp_path: Path) -> None:
+def _read_until_waiting(stream: IO[str], lines: list[str], ready: threading.Event) -> None:
+    for line in stream:
+        lines.append(line)
+        if line.strip() == WAITING:
+            ready.set()
+    ready.set()  # the demo ended (or failed) without waiting
+
+
+def _ui_checks(summary: dict[str, Any]) -> list[PageCheck]:
+    runs = summary["deployment_runs"]
+    reconcile = next(r for r in runs if r["deployment"] == "reconcile/reconcile-now")
+    return [
+        PageCheck("/runs", [reconcile["flow_run_name"], "reconcile"], "runs.png"),
+        PageCheck("/deployments", ["intake-poll", "on-return-authorized"], "deployments.png"),
+        PageCheck("/artifacts", ["reconcile-summary-sandbox-merchant"], "artifacts.png"),
+        PageCheck(
+            f"/runs/flow-run/{reconcile['flow_run_id']}",
+            [reconcile["flow_run_name"], "Completed"],
+            "flow-run.png",
+        ),
+    ]
+
+
+@dataclass
+class RunningDemo:
+    """The demo, done with its story and waiting for Ctrl-C (its UI still up)."""
+
+    stdout: str
+    summary: dict[str, Any]
+    ui_url: str
+    workdir: Path
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDemo]:
+    """Run the demo once for the module; SIGTERM it afterwards and check it exited cleanly."""
+    tmp_path = tmp_path_factory.mktemp("demo")
     summary_path = tmp_path / "summary.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "BRIDGE_"))}
     args = [
         sys.executable,
         "-m",
         "deployments.demo",
-        "--no-wait",
         "--returns",
         "40",
         "--workdir",
@@ -32,17 +81,48 @@ def test_demo_path_end_to_end(tmp_path: Path) -> None:
         "--summary-json",
         str(summary_path),
     ]
-    with subprocess.Popen(
-        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    ) as proc:
+    lines: list[str] = []
+    with (
+        (tmp_path / "demo-stderr.log").open("w") as stderr,
+        subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True) as proc,
+    ):
+        assert proc.stdout is not None
+        ready = threading.Event()
+        reader = threading.Thread(
+            target=_read_until_waiting, args=(proc.stdout, lines, ready), daemon=True
+        )
+        reader.start()
         try:
-            stdout, stderr = proc.communicate(timeout=DEMO_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.terminate()  # SIGTERM: the demo stops every server and worker it started
-            stdout, stderr = proc.communicate(timeout=60)
-            pytest.fail(f"demo did not finish in {DEMO_TIMEOUT_S}s:\n{stdout[-3000:]}")
-    assert proc.returncode == 0, stdout[-3000:] + stderr[-3000:]
-    summary = json.loads(summary_path.read_text())
+            if not ready.wait(DEMO_TIMEOUT_S):
+                pytest.fail(f"demo did not finish in {DEMO_TIMEOUT_S}s:\n{''.join(lines)[-3000:]}")
+            stdout = "".join(lines)
+            assert proc.poll() is None, f"the demo exited ({proc.returncode}):\n{stdout[-3000:]}"
+            match = re.search(r"Prefect UI: (http://127\.0\.0\.1:\d+)", stdout)
+            assert match, stdout[-3000:]
+            summary = json.loads(summary_path.read_text())
+            yield RunningDemo(stdout, summary, match.group(1), tmp_path / "demo")
+        finally:
+            proc.send_signal(signal.SIGTERM)  # the demo stops every server and worker it started
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            reader.join(timeout=10)
+    assert proc.returncode == 0, "".join(lines)[-3000:]
+
+
+def test_the_prefect_ui_shows_the_demo_in_a_real_browser(demo: RunningDemo) -> None:
+    require_chromium()
+    seen = open_pages(demo.ui_url, _ui_checks(demo.summary), SCREENSHOTS)
+    for page in seen:
+        assert not page.unreachable, f"{page.url}: the UI cannot reach the API ({page.screenshot})"
+        assert not page.missing, f"{page.url}: not shown {page.missing} ({page.screenshot})"
+        assert page.screenshot.stat().st_size > 10_000, f"{page.screenshot} looks blank"
+
+
+def test_demo_path_end_to_end(demo: RunningDemo) -> None:
+    summary, stdout = demo.summary, demo.stdout
     assert summary["problems"] == []
     stages = summary["counts"]["links_by_stage"]
     report = summary["report"]
@@ -61,7 +141,7 @@ def test_demo_path_end_to_end(tmp_path: Path) -> None:
     assert exceptions.get("undeliverable", 0) == report["warehouse_events"].get("undeliverable", 0)
     assert "Prefect UI: http://127.0.0.1:" in stdout
     assert isinstance(summary["drift"]["total"], int)
-    assert list((tmp_path / "demo" / "reports").rglob("drift.parquet"))
+    assert list((demo.workdir / "reports").rglob("drift.parquet"))
 
     # The polls and the reconciliation ran as deployment runs on the process worker, one run
     # was started by its event trigger (a real webhook's event), all tagged with the merchant.
