@@ -10,9 +10,11 @@ from datetime import UTC, datetime
 
 from prefect import flow, get_run_logger, tags, task
 from prefect.cache_policies import NONE
+from prefect.futures import as_completed
 
 from clients.returnly import Return
 from flows.common import chunks, for_each_merchant, merchant_tag, opaque, thread_runner
+from flows.progress import RunProgress, progress_key
 from tasks.lifecycle import INTAKE_POLL_STATUSES, RETRIES, RETRY_DELAYS, create_rmas
 from tasks.outcomes import ReturnOutcome, StageSummary
 from tasks.retry import retry_transient
@@ -42,14 +44,20 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _backfill_one(merchant: str, since: datetime, until: datetime, dry_run: bool) -> StageSummary:
+def _backfill_one(
+    merchant: str, since: datetime, until: datetime, dry_run: bool, progress: RunProgress
+) -> StageSummary:
     with tags(merchant_tag(merchant)):
         returns = list_returns_window(merchant, since, until)
         get_run_logger().info("%s: %d returns updated in the window", merchant, len(returns))
+        batches = chunks(returns)
+        progress.grow(len(batches))
         futures = [
             create_rmas.submit(merchant, opaque(batch), batch_no=n, dry_run=dry_run)
-            for n, batch in enumerate(chunks(returns))
+            for n, batch in enumerate(batches)
         ]
+        for _ in as_completed(futures):
+            progress.advance(description=f"backfill {merchant}: batches of 30 returns")
         outcomes: list[ReturnOutcome] = [o for f in futures for o in f.result()]
     return StageSummary.of("backfill", merchant, outcomes)
 
@@ -73,6 +81,10 @@ def backfill(
     start, end = _utc(since), _utc(until or datetime.now(UTC))
     if start >= end:
         raise ValueError(f"empty window: since {start.isoformat()} is not before {end.isoformat()}")
-    return for_each_merchant(
-        "backfill", merchant, lambda name: _backfill_one(name, start, end, dry_run)
-    )
+    progress = RunProgress("backfill", key=progress_key("backfill-progress", merchant)).start()
+    try:
+        return for_each_merchant(
+            "backfill", merchant, lambda name: _backfill_one(name, start, end, dry_run, progress)
+        )
+    finally:
+        progress.finish()

@@ -14,6 +14,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from flows.common import artifact_key, tag_run_with_merchants, thread_runner
+from flows.progress import RunProgress, progress_key
 from tasks.reconcile import (
     HealStep,
     MerchantReconcile,
@@ -49,10 +50,18 @@ def _heal_mode(heal: bool, dry_run: bool) -> str:
     return "dry run (planned only, nothing changed)" if dry_run else "applied"
 
 
-def _reconcile_one(name: str, window: Window, heal: bool, dry_run: bool) -> MerchantReconcile:
+STEPS_PER_MERCHANT = 3
+"""Progress steps of one merchant: fetched, classified, healed and published."""
+
+
+def _reconcile_one(
+    name: str, window: Window, heal: bool, dry_run: bool, progress: RunProgress
+) -> MerchantReconcile:
     logger = get_run_logger()
     frames = fetch_reconcile_frames(name, window)
+    progress.advance(description=f"reconcile {name}: fetched")
     drift, classify_s = classify_drift(name, frames, window)
+    progress.advance(description=f"reconcile {name}: classified")
     steps: list[HealStep] = plan_healing(drift) if heal else []
     if steps and dry_run:
         for step in steps:
@@ -67,6 +76,7 @@ def _reconcile_one(name: str, window: Window, heal: bool, dry_run: bool) -> Merc
         steps = heal_drift(name, steps)
     folder = write_reconcile_report(name, drift, steps, window)
     publish_reconcile_artifacts(name, drift, steps, window, folder, _heal_mode(heal, dry_run))
+    progress.advance(description=f"reconcile {name}: published")
     counts = counts_of(drift)
     logger.info("%s: %d drift rows %s", name, counts.total, counts.by_severity)
     return MerchantReconcile(
@@ -146,12 +156,18 @@ def reconcile(
     result = ReconcileResult(merchant=merchant, now=window.now, days=days)
     names = merchant_names(merchant)
     tag_run_with_merchants(names)
+    progress = RunProgress(
+        "reconcile",
+        total=len(names) * STEPS_PER_MERCHANT,
+        key=progress_key("reconcile-progress", merchant),
+    ).start()
     for name in names:
         try:
-            result.merchants[name] = _reconcile_one(name, window, heal, dry_run)
+            result.merchants[name] = _reconcile_one(name, window, heal, dry_run, progress)
         except Exception as exc:
             logger.exception("reconciliation failed for merchant %s", name)
             result.failed_merchants[name] = type(exc).__name__
+    progress.finish(f"reconcile {merchant}: {len(result.merchants)} of {len(names)} merchants")
     create_markdown_artifact(
         key=artifact_key("reconcile-summary", merchant),
         markdown=_summary_markdown(result),

@@ -153,6 +153,9 @@ def test_backfill_creates_rmas_for_the_window_only(stack: Stack, ledger: Ledger)
         until=now - timedelta(days=2),
     )
     assert summary.ids == {"created": [inside]}
+    progress = Artifact.get("backfill-progress-sandbox-merchant")
+    assert progress is not None and progress.type == "progress"
+    assert float(progress.data) == 100.0 and "(1/1)" in (progress.description or "")
     assert ledger.get_link(MERCHANT, return_id=old) is None
     assert ledger.get_link(MERCHANT, return_id=recent) is None
     assert ledger.get_watermark(MERCHANT, INTAKE_WATERMARK) is None  # the poll's mark untouched

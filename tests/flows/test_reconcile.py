@@ -99,6 +99,10 @@ def test_reconcile_publishes_artifacts_and_writes_the_report(stack: Stack, repor
         in _artifact("reconcile-summary-sandbox-merchant").data
     )
 
+    progress = _artifact("reconcile-progress-sandbox-merchant")
+    assert (progress.type, float(progress.data)) == ("progress", 100.0)
+    assert "1 of 1 merchants" in (progress.description or "")
+
     folder = reports / MERCHANT / now.date().isoformat()
     assert mine.report_dir == str(folder)
     assert len(pd.read_parquet(folder / "drift.parquet")) == 2

@@ -1,0 +1,102 @@
+"""A Prefect progress artifact for long runs (backfill, reconciliation, the demo's story, the
+chaos run), so the UI shows how far a run got and not only that it is running.
+
+Prefect's own ``create_progress_artifact`` / ``update_progress_artifact`` do the work; this
+adds what a long run needs around them: a total that can grow as work is discovered (backfill
+learns its batches per merchant), updates at most every ``min_interval_s`` (one API call per
+batch of 30 returns would be noise; one per 2 s is enough for a person), and fail-soft calls:
+progress is observability, so a Prefect API that cannot answer is logged once and never fails
+the run. Inside a flow or task run the artifact is linked to it; outside (the demo and chaos
+drivers) it is a keyed artifact of its own, listed on the Artifacts page.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import cast
+from uuid import UUID
+
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+
+logger = logging.getLogger(__name__)
+MIN_INTERVAL_S = 2.0
+
+
+def progress_key(kind: str, subject: str) -> str:
+    """Artifact keys allow lowercase letters, digits and dashes only."""
+    return re.sub(r"[^a-z0-9-]+", "-", f"{kind}-{subject}".lower()).strip("-")
+
+
+class RunProgress:
+    """``done`` of ``total`` steps as a percentage artifact; ``describe`` says what is going on."""
+
+    def __init__(
+        self,
+        description: str,
+        total: int = 0,
+        *,
+        key: str | None = None,
+        min_interval_s: float = MIN_INTERVAL_S,
+    ) -> None:
+        self.description = description
+        self.total = total
+        self.done = 0
+        self.key = key
+        self.min_interval_s = min_interval_s
+        self.artifact_id: UUID | None = None
+        self.updates = 0
+        """API calls made (create + updates): the cost of the artifact, for tests."""
+        self._last = 0.0
+        self._broken = False
+
+    @property
+    def percent(self) -> float:
+        """0-100; 0 while the total is unknown."""
+        if self.total <= 0:
+            return 0.0
+        return round(min(100.0, 100.0 * self.done / self.total), 1)
+
+    def start(self) -> RunProgress:
+        """Create the artifact at 0 %."""
+        self._call(create=True)
+        return self
+
+    def grow(self, steps: int) -> None:
+        """More work was found (e.g. another merchant's batches)."""
+        self.total += max(steps, 0)
+
+    def advance(self, steps: int = 1, description: str | None = None) -> None:
+        """``steps`` more are done; publish if ``min_interval_s`` has passed."""
+        self.done += steps
+        if description:
+            self.description = description
+        if time.monotonic() - self._last >= self.min_interval_s:
+            self._call()
+
+    def finish(self, description: str | None = None) -> None:
+        """Publish 100 % (whatever the count says: the run ended)."""
+        self.done = max(self.done, self.total)
+        if description:
+            self.description = description
+        self._call(force_full=True)
+
+    def _call(self, create: bool = False, force_full: bool = False) -> None:
+        if self._broken:
+            return
+        value = 100.0 if force_full else self.percent
+        text = f"{self.description} ({self.done}/{self.total})" if self.total else self.description
+        try:
+            if create or self.artifact_id is None:
+                created = create_progress_artifact(progress=value, key=self.key, description=text)
+                self.artifact_id = cast(UUID, created)  # sync context: the UUID, not a coroutine
+            else:
+                update_progress_artifact(self.artifact_id, progress=value, description=text)
+            self.updates += 1
+        except Exception as exc:  # observability only: never fail the run for it
+            self._broken = True
+            logger.warning(
+                "progress artifact unavailable (%s); the run goes on", type(exc).__name__
+            )
+        self._last = time.monotonic()
