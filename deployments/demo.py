@@ -28,6 +28,7 @@ from typing import Any
 from deployments.event_sampler import EventSampler
 from deployments.local_stack import LocalStack, local_stack
 from deployments.scenario import ScenarioReport
+from deployments.story_progress import StoryProgress
 from tasks.inbox import SOURCE_RETURNLY
 
 logger = logging.getLogger("demo")
@@ -49,7 +50,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run_scenario(stack: LocalStack, args: argparse.Namespace, sampler: EventSampler) -> Result:
+def run_scenario(
+    stack: LocalStack, args: argparse.Namespace, sampler: EventSampler, story: StoryProgress
+) -> Result:
     """The story; returns what the summary prints. Raises DeploymentRunError on a bad run."""
     from deployments import demo_runs, scenario
     from tasks.runtime import ams_client, get_ledger, load_merchant, returnly_client
@@ -71,6 +74,7 @@ def run_scenario(stack: LocalStack, args: argparse.Namespace, sampler: EventSamp
     )
     report.authorized = len(authorized)
     logger.info("seeded %d returns, %d authorized (webhooks fire)", args.returns, len(authorized))
+    story.step("seed returns and authorize them (webhooks fire)")
 
     def intake_settled() -> bool:
         linked = sum(1 for rid in authorized if ledger.get_link(merchant.name, return_id=rid))
@@ -79,6 +83,7 @@ def run_scenario(stack: LocalStack, args: argparse.Namespace, sampler: EventSamp
     scenario.wait_until("webhook-driven intake", intake_settled, args.timeout)
     webhook_intake_s = time.monotonic() - started
     logger.info("webhooks drove intake of %d returns in %.1fs", len(authorized), webhook_intake_s)
+    story.step("webhook-driven intake")
 
     to_cancel = authorized[:: scenario.CANCEL_EVERY]
     report.cancelled_before_shipping = to_cancel
@@ -90,25 +95,34 @@ def run_scenario(stack: LocalStack, args: argparse.Namespace, sampler: EventSamp
         return all(lk is not None and lk.stage == stages.CANCELLED for lk in done)
 
     scenario.wait_until("cancellations", cancels_settled, args.timeout)
+    story.step("cancellations before shipping")
     deployment("intake/intake-poll")  # the poll: picks up anything a webhook missed
+    story.step("intake-poll deployment run")
 
     scenario.drive_warehouse(ledger, merchant.name, ams, report)
     scenario.cancel(stack.returnly_url, report.cancelled_after_shipping)
+    story.step("warehouse events (AMS DataFactory)")
 
     def inbox_settled() -> bool:
         counts = ledger.counts(merchant.name)["inbox_by_status"]
         return counts.get("pending", 0) == 0 and counts.get("emitted", 0) == 0
 
     scenario.wait_until("callbacks to be processed", inbox_settled, args.timeout)
+    story.step("callbacks processed")
     deployment("intake/intake-poll")  # cancellations after shipping become exceptions
+    story.step("intake-poll again (late cancellations)")
     deployment("arrival/arrival-poll")  # the poll: safety net for lost callbacks
+    story.step("arrival-poll deployment run")
     if not sampler.sent:
         raise demo_runs.DeploymentRunError("no webhook went out as a Prefect event")
     runs.append(demo_runs.wait_event_run(EVENT_DEPLOYMENT, sampler.sent[0], args.timeout))
     logger.info("deployment %s", runs[-1].line())
+    story.step("event-triggered intake run")
     deployment("reconcile/reconcile-now")  # the nightly check, now: report in the UI
+    story.step("reconcile-now deployment run")
     # Webhooks the polls caused (refunds, late cancellations) may still be in flight.
     scenario.wait_until("late webhooks to be processed", inbox_settled, args.timeout)
+    story.step("late webhooks processed")
     from deployments.verify import verify_final_state
 
     problems = verify_final_state(
@@ -125,6 +139,7 @@ def run_scenario(stack: LocalStack, args: argparse.Namespace, sampler: EventSamp
         for r in every_run
         if r.state in FAILED_STATES
     ]
+    story.step("final consistency check")
     return {
         "report": report,
         "counts": ledger.counts(merchant.name),
@@ -210,7 +225,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so the servers and workers started below are stopped.
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    story = StoryProgress()
+    handler = story.log_handler()
+    if not story.tty:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     for noisy in ("httpx", "prefect", "uvicorn"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     sampler = EventSampler(SOURCE_RETURNLY, "return.authorized")
@@ -223,7 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from deployments.demo_runs import DeploymentRunError
 
         try:
-            result = run_scenario(stack, args, sampler)
+            with story:
+                result = run_scenario(stack, args, sampler, story)
         except DeploymentRunError as exc:
             print(f"\nDEMO FAILED: {exc}", flush=True)  # noqa: T201
             print(f"worker log: {stack.workdir / 'worker.log'}", flush=True)  # noqa: T201

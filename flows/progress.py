@@ -75,6 +75,10 @@ class RunProgress:
         if time.monotonic() - self._last >= self.min_interval_s:
             self._call()
 
+    def set_done(self, done: int, description: str | None = None) -> None:
+        """An absolute count (for runs that measure progress rather than count steps)."""
+        self.advance(done - self.done, description)
+
     def finish(self, description: str | None = None) -> None:
         """Publish 100 % (whatever the count says: the run ended)."""
         self.done = max(self.done, self.total)

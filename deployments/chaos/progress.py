@@ -13,8 +13,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from deployments.chaos.plan import CANCELLED_BEFORE, ChaosPlan
 from deployments.chaos.procs import Event
+from flows.progress import RunProgress
 
 RECEIVE_PREFIX = "receive"
+ARTIFACT_KEY = "chaos-run"
+"""The run's progress artifact (in the chaos stack's Prefect UI): the bars' mean, in percent."""
 CONSOLE_WIDTH = 160
 """Tables printed to a file or pipe (CI, the test) are this wide instead of 80."""
 
@@ -42,6 +45,8 @@ class ChaosProgress:
         self._phase = self._progress.add_task("starting", total=None)
         self._t0 = time.monotonic()
         self._last_update = 0.0
+        self.artifact = RunProgress("chaos run: starting", total=100, key=ARTIFACT_KEY)
+        self._artifact_started = False
 
     def __enter__(self) -> ChaosProgress:
         self._progress.start()
@@ -63,6 +68,8 @@ class ChaosProgress:
         """The phase the run is in."""
         self._progress.update(self._phase, description=text[:34])
         self._say(text)
+        if self._artifact_started:
+            self.artifact.advance(0, description=f"chaos run: {text}")
 
     def note(self, text: str) -> None:
         """One line above the bars."""
@@ -79,7 +86,9 @@ class ChaosProgress:
             )
 
     def plan(self, plan: ChaosPlan) -> None:
-        """Create the bars once the plan is known."""
+        """Create the bars once the plan is known (the Prefect server is up by then)."""
+        self.artifact.start()
+        self._artifact_started = True
         live_wanted = sum(1 for r in plan.authorized if plan.slots[r] != CANCELLED_BEFORE)
         receive = sum(1 for ev, _ in plan.events.values() if ev.startswith(RECEIVE_PREFIX))
         for key, text, total in (
@@ -109,3 +118,13 @@ class ChaosProgress:
             p.update(self._tasks["kills"], total=len(killer.order), completed=killer.done_kills)
         if poller is not None:
             p.update(self._phase, description=f"chaos: poll round {poller.rounds}")
+        by_id = {t.id: t for t in self._progress.tasks}
+        bars = [by_id[self._tasks[k]] for k in ("authorize", "rmas", "warehouse", "refunded")]
+        share = [b.completed / b.total for b in bars if b.total]
+        if share:
+            self.artifact.set_done(int(100 * sum(share) / len(share)))
+
+    def finish(self, text: str) -> None:
+        """The run ended: the artifact says how."""
+        if self._artifact_started:
+            self.artifact.finish(f"chaos run: {text}")

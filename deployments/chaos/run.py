@@ -363,3 +363,5 @@ def _finish(
     facts = invariants.index(collected.ams, collected.returnly, collected.ledger)
     result.outcomes = invariants.outcome_counts(facts, plan)
     result.ledger_counts = ledger.counts(merchant)
+    broken = sum(inv.violations for inv in result.invariants)
+    progress.finish(f"{len(result.invariants)} invariants, {broken} violations")

@@ -45,7 +45,11 @@ def _ui_checks(summary: dict[str, Any]) -> list[PageCheck]:
     return [
         PageCheck("/runs", [reconcile["flow_run_name"], "reconcile"], "runs.png"),
         PageCheck("/deployments", ["intake-poll", "on-return-authorized"], "deployments.png"),
-        PageCheck("/artifacts", ["reconcile-summary-sandbox-merchant"], "artifacts.png"),
+        PageCheck(
+            "/artifacts",
+            ["reconcile-summary-sandbox-merchant", "demo-story", "reconcile-progress"],
+            "artifacts.png",
+        ),
         PageCheck(
             f"/runs/flow-run/{reconcile['flow_run_id']}",
             [reconcile["flow_run_name"], "Completed"],
@@ -62,6 +66,8 @@ class RunningDemo:
     summary: dict[str, Any]
     ui_url: str
     workdir: Path
+    log: Path
+    """The demo's stderr: its log lines."""
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +106,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDemo]:
             match = re.search(r"Prefect UI: (http://127\.0\.0\.1:\d+)", stdout)
             assert match, stdout[-3000:]
             summary = json.loads(summary_path.read_text())
-            yield RunningDemo(stdout, summary, match.group(1), tmp_path / "demo")
+            yield RunningDemo(
+                stdout, summary, match.group(1), tmp_path / "demo", tmp_path / "demo-stderr.log"
+            )
         finally:
             proc.send_signal(signal.SIGTERM)  # the demo stops every server and worker it started
             try:
@@ -140,6 +148,8 @@ def test_demo_path_end_to_end(demo: RunningDemo) -> None:
     exceptions = summary["counts"]["open_exceptions_by_reason"]
     assert exceptions.get("undeliverable", 0) == report["warehouse_events"].get("undeliverable", 0)
     assert "Prefect UI: http://127.0.0.1:" in stdout
+    # Not a terminal: a log line per story step instead of the bar.
+    assert "story: step final consistency check (12/12)" in demo.log.read_text()
     assert isinstance(summary["drift"]["total"], int)
     assert list((demo.workdir / "reports").rglob("drift.parquet"))
 

@@ -70,3 +70,20 @@ def test_a_prefect_that_cannot_answer_never_fails_the_run(
 
 def test_keys_are_valid_artifact_keys() -> None:
     assert progress_key("reconcile-progress", "Acme_Shop.EU") == "reconcile-progress-acme-shop-eu"
+
+
+def test_the_demo_story_steps_in_order_and_refuses_a_wrong_one(
+    fake: FakeArtifacts, caplog: Any
+) -> None:
+    from deployments.story_progress import DEMO_STEPS, StoryProgress
+
+    caplog.set_level("INFO")
+    with StoryProgress(tty=False) as story:
+        for name in DEMO_STEPS[:3]:
+            story.step(name)
+        with pytest.raises(ValueError, match="not the next one"):
+            story.step(DEMO_STEPS[5])
+        for name in DEMO_STEPS[3:]:
+            story.step(name)
+    assert f"story: step {DEMO_STEPS[-1]} (12/12)" in caplog.text
+    assert fake.calls[0][0] == "create" and fake.calls[-1][1] == 100.0
