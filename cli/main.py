@@ -59,5 +59,9 @@ from cli import chaos as _chaos  # noqa: E402
 
 app.command(name="chaos")(_chaos.chaos)
 
+from cli import inbox as _inbox  # noqa: E402
+
+app.add_typer(_inbox.app, name="inbox")
+
 if __name__ == "__main__":
     app()
