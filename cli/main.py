@@ -54,6 +54,7 @@ from cli import onboard as _onboard  # noqa: E402 (operator commands, registered
 
 app.command(name="onboard")(_onboard.onboard)
 app.command(name="deploy")(_onboard.deploy)
+app.command(name="onboard-check")(_onboard.onboard_check)
 
 from cli import chaos as _chaos  # noqa: E402
 
