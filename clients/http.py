@@ -16,7 +16,8 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -46,6 +47,7 @@ class ErrorFamily:
     server: type[errors.ServerError]
     connection: type[errors.ConnectionFailedError]
     timeout: type[errors.RequestTimeoutError]
+    response: type[errors.ResponseFormatError] = errors.ResponseFormatError
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,44 @@ def status_error(
     if code >= 500 or code == 408:
         return family.server(msg, **kw)
     return family.api(msg, **kw)
+
+
+PARSE_FAILURES: tuple[type[Exception], ...] = (
+    ValueError,  # invalid JSON, pydantic's ValidationError, over-long integers
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    RecursionError,
+    OverflowError,
+)
+"""What reading an unexpected body raises in parsing code before it is made typed."""
+
+
+def _describe_parse_failure(exc: Exception) -> str:
+    errors_of = getattr(exc, "errors", None)
+    count = getattr(exc, "error_count", None)
+    if callable(errors_of) and callable(count):  # pydantic: name the place, not the value
+        first = errors_of(include_input=False, include_url=False)[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "(root)"
+        return f"{count()} validation error(s), first at {where}: {first.get('msg')}"
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+@contextmanager
+def parsing(error: type[errors.ResponseFormatError], response: httpx.Response) -> Iterator[None]:
+    """Reading a 2xx body: anything unexpected becomes ``error``, never a bare exception."""
+    try:
+        yield
+    except errors.BridgeClientError:
+        raise
+    except PARSE_FAILURES as exc:
+        raise error(
+            _describe_parse_failure(exc),
+            status_code=response.status_code,
+            method=response.request.method,
+            path=response.request.url.path,
+        ) from None
 
 
 class HttpSession:
