@@ -54,10 +54,15 @@ from cli import onboard as _onboard  # noqa: E402 (operator commands, registered
 
 app.command(name="onboard")(_onboard.onboard)
 app.command(name="deploy")(_onboard.deploy)
+app.command(name="onboard-check")(_onboard.onboard_check)
 
 from cli import chaos as _chaos  # noqa: E402
 
 app.command(name="chaos")(_chaos.chaos)
+
+from cli import inbox as _inbox  # noqa: E402
+
+app.add_typer(_inbox.app, name="inbox")
 
 if __name__ == "__main__":
     app()

@@ -220,3 +220,34 @@ def deploy(
     except (RuntimeError, ValueError) as exc:  # no API URL, no such alert block, deploy failed
         raise _fail(str(exc), code=1) from None
     typer.echo("\n".join(report.lines()))
+
+
+def onboard_check(
+    merchant: str = typer.Option("all", help="A merchant name, a comma list, or all."),
+    receiver_url: str = typer.Option(
+        "", help="Receiver base URL the subscriptions must point at (empty: any)."
+    ),
+) -> None:
+    """Re-check merchants: credentials (read-only), subscriptions, rate limits; exit 1 on any
+    failure. The ``onboard-check`` deployment runs the same checks every morning."""
+    from prefect.settings import get_current_settings
+
+    from deployments.merchants import Step, check_merchant
+    from tasks.runtime import merchant_names
+
+    if not get_current_settings().api.url:
+        raise _fail("PREFECT_API_URL is not set: blocks and rate limits live on the server")
+    failed: list[str] = []
+    for name in merchant_names(merchant):
+        try:
+            steps = check_merchant.fn(name, receiver_url or None)
+        except Exception as exc:  # reported per merchant, like the flow does
+            steps = [Step(what="merchant", ok=False, detail=type(exc).__name__)]
+        typer.echo(f"merchant {name}:")
+        for s in steps:
+            typer.echo(f"  {'ok  ' if s.ok else 'FAIL'} {s.what}: {s.detail}")
+        if not all(s.ok for s in steps):
+            failed.append(name)
+    if failed:
+        typer.echo(f"onboard check failed for merchant(s): {', '.join(failed)}", err=True)
+        raise typer.Exit(1)

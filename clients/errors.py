@@ -14,6 +14,7 @@ Each system builds its own tree from these kinds, e.g.
     ├── TransportError
     │   ├── ConnectionFailedError    could not connect / connection dropped
     │   └── RequestTimeoutError      no answer within the timeout
+    ├── ResponseFormatError          a 2xx whose body is not what the API documents
     └── RequestRejectedError         checked before sending (field limits); never reached the server
 
 Messages never contain request headers, so a token cannot leak through ``str(exc)``.
@@ -47,6 +48,20 @@ class ConnectionFailedError(TransportError):
 
 class RequestTimeoutError(TransportError):
     """No answer within the configured timeout."""
+
+
+class ResponseFormatError(BridgeClientError):
+    """A 2xx answer the client cannot read: not JSON, too deep, wrong shape or types.
+
+    The message names the first problem, never the body (it may hold customer data).
+    Retrying may help (a proxy's error page, a truncated answer), so it counts as transient.
+    """
+
+    def __init__(self, message: str, *, status_code: int, method: str = "", path: str = "") -> None:
+        self.status_code = status_code
+        self.method = method
+        self.path = path
+        super().__init__(f"{method} {path} -> {status_code}: unreadable answer: {message}".strip())
 
 
 class APIStatusError(BridgeClientError):
@@ -113,4 +128,4 @@ def is_retryable(exc: BaseException) -> bool:
         return False
     if isinstance(exc, APIStatusError):
         return not exc.is_client_error
-    return isinstance(exc, TransportError)
+    return isinstance(exc, TransportError | ResponseFormatError)

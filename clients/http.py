@@ -9,15 +9,19 @@ and its answer lost): the caller must read back before writing again.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import email.utils
 import logging
 import os
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import quote, quote_plus
 
 import httpx
 from pydantic import SecretStr
@@ -43,6 +47,7 @@ class ErrorFamily:
     server: type[errors.ServerError]
     connection: type[errors.ConnectionFailedError]
     timeout: type[errors.RequestTimeoutError]
+    response: type[errors.ResponseFormatError] = errors.ResponseFormatError
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,55 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(when.timestamp() - (time.time() if now is None else now), 0.0)
 
 
+REDACTED = "[REDACTED]"
+MIN_SECRET_LEN = 6
+"""Shorter values are not treated as secrets (redacting "abc" would mangle every body)."""
+
+
+def secret_forms(value: str) -> set[str]:
+    """A credential and the encodings an echo may show it in: base64 (padded or not, also
+    URL-safe) and URL encoding."""
+    raw = value.encode()
+    b64 = base64.b64encode(raw).decode()
+    url_b64 = base64.urlsafe_b64encode(raw).decode()
+    found = {value, b64, b64.rstrip("="), url_b64, url_b64.rstrip("="), quote(value, safe="")}
+    found.add(quote_plus(value))
+    return {f for f in found if len(f) >= MIN_SECRET_LEN}
+
+
+def header_secrets(headers: Mapping[str, str]) -> set[str]:
+    """Every form of the credentials in auth headers: whole values, the part after an auth
+    scheme (``Bearer x``), and the user and password inside a ``Basic`` value."""
+    values: set[str] = set()
+    for value in headers.values():
+        values.add(value)
+        scheme, _, rest = value.partition(" ")
+        if rest:
+            values.add(rest.strip())
+        if scheme.lower() == "basic" and rest:
+            try:
+                decoded = base64.b64decode(rest.strip(), validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                continue
+            values.update({decoded, *decoded.split(":", 1)})
+    return {form for v in values for form in secret_forms(v)}
+
+
+def redact(value: Any, secrets: Collection[str]) -> Any:
+    """``value`` (str, or JSON of dicts and lists) with every secret replaced by REDACTED."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in sorted(secrets, key=len, reverse=True):  # longest first: b64 contains
+            value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {redact(k, secrets): redact(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v, secrets) for v in value]
+    return value
+
+
 def _body_of(response: httpx.Response) -> Any:
     try:
         return response.json()
@@ -127,9 +181,15 @@ def _messages_of(body: Any) -> list[str]:
     return []
 
 
-def status_error(family: ErrorFamily, response: httpx.Response) -> errors.APIStatusError:
-    """Map a non-2xx response to the system's error class."""
-    body = _body_of(response)
+def status_error(
+    family: ErrorFamily, response: httpx.Response, secrets: Collection[str] = ()
+) -> errors.APIStatusError:
+    """Map a non-2xx response to the system's error class.
+
+    ``secrets`` (see :func:`header_secrets`) are redacted from the body before the error
+    keeps it or builds its message from it: an API may echo the credential it refused.
+    """
+    body = redact(_body_of(response), secrets)
     code = response.status_code
     kw: dict[str, Any] = {
         "status_code": code,
@@ -153,6 +213,44 @@ def status_error(family: ErrorFamily, response: httpx.Response) -> errors.APISta
     if code >= 500 or code == 408:
         return family.server(msg, **kw)
     return family.api(msg, **kw)
+
+
+PARSE_FAILURES: tuple[type[Exception], ...] = (
+    ValueError,  # invalid JSON, pydantic's ValidationError, over-long integers
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    RecursionError,
+    OverflowError,
+)
+"""What reading an unexpected body raises in parsing code before it is made typed."""
+
+
+def _describe_parse_failure(exc: Exception) -> str:
+    errors_of = getattr(exc, "errors", None)
+    count = getattr(exc, "error_count", None)
+    if callable(errors_of) and callable(count):  # pydantic: name the place, not the value
+        first = errors_of(include_input=False, include_url=False)[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "(root)"
+        return f"{count()} validation error(s), first at {where}: {first.get('msg')}"
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+@contextmanager
+def parsing(error: type[errors.ResponseFormatError], response: httpx.Response) -> Iterator[None]:
+    """Reading a 2xx body: anything unexpected becomes ``error``, never a bare exception."""
+    try:
+        yield
+    except errors.BridgeClientError:
+        raise
+    except PARSE_FAILURES as exc:
+        raise error(
+            _describe_parse_failure(exc),
+            status_code=response.status_code,
+            method=response.request.method,
+            path=response.request.url.path,
+        ) from None
 
 
 class HttpSession:
@@ -229,7 +327,8 @@ class HttpSession:
             else:
                 if response.is_success:
                     return response
-                failure = status_error(self._family, response)
+                secrets = header_secrets(self._auth_headers())  # not the other headers
+                failure = status_error(self._family, response, secrets)
                 retry_after = getattr(failure, "retry_after", None)
                 cause = failure
                 if not errors.is_retryable(failure):

@@ -48,7 +48,14 @@ class EventSampler:
         """Built at first use by default: PREFECT_API_URL is set only once the stack runs."""
 
     def dispatch(
-        self, merchant: str, source: str, message_id: str, kind: str, subject_id: str | None
+        self,
+        merchant: str,
+        source: str,
+        message_id: str,
+        kind: str,
+        subject_id: str | None,
+        *,
+        attempt: int = 0,
     ) -> None:
         """Post the event when the message is one of the first ``limit`` of its kind."""
         with self._lock:
@@ -59,7 +66,7 @@ class EventSampler:
             events = self._events
         at = datetime.now(UTC)
         try:
-            events.dispatch(merchant, source, message_id, kind, subject_id)
+            events.dispatch(merchant, source, message_id, kind, subject_id, attempt=attempt)
         except Exception:
             with self._lock:  # refused: the next message of the kind gets the slot
                 self._claimed -= 1

@@ -27,6 +27,8 @@ RETURNLY_EVENTS = ("return.authorized", "return.canceled_by_merchant")
 """The events the receiver turns into intake and cancellation."""
 AMS_MESSAGE_TYPE = "rmaEvent"
 AMS_CALLBACK_API_VERSION = "2.0"
+RATE_LIMITED_SYSTEMS = ("returnly", "ams")
+"""Each merchant has one Prefect rate limit per system (``bridge deploy`` creates them)."""
 
 
 class SubscriptionMissingError(LookupError):
@@ -164,9 +166,31 @@ def check_subscriptions(
     return steps
 
 
+def check_rate_limits(merchant: str) -> list[Step]:
+    """Both of the merchant's rate limits exist and throttle (else its calls run unthrottled)."""
+    from prefect.client.orchestration import get_client
+
+    from tasks.runtime import limit_problem, rate_limit_name, read_limit
+
+    steps: list[Step] = []
+    with get_client(sync_client=True) as client:
+        for system in RATE_LIMITED_SYSTEMS:
+            name = rate_limit_name(system, merchant)
+            limit = read_limit(client, name)
+            problem = limit_problem(limit)
+            if problem or limit is None:
+                detail = f"{problem}: not throttled; run `bridge deploy --merchant {merchant}`"
+                steps.append(Step(what=f"rate limit {name}", ok=False, detail=detail))
+            else:
+                rate = (limit.slot_decay_per_second or 0) * 3600
+                detail = f"{limit.limit} burst, {rate:.0f}/hour"
+                steps.append(Step(what=f"rate limit {name}", ok=True, detail=detail))
+    return steps
+
+
 @task(name="check-merchant", cache_policy=NONE, task_run_name="check-{merchant}")
 def check_merchant(merchant: str, receiver_url: str | None) -> list[Step]:
-    """Credentials and subscriptions of one merchant (read-only)."""
+    """Credentials, subscriptions and rate limits of one merchant (read-only)."""
     from tasks.runtime import ams_client, load_merchant, returnly_client
 
     config = load_merchant(merchant)
@@ -174,12 +198,13 @@ def check_merchant(merchant: str, receiver_url: str | None) -> list[Step]:
     steps = check_credentials(returnly, ams)
     if all(s.ok for s in steps):
         steps += check_subscriptions(merchant, receiver_url, returnly, ams)
-    return steps
+    return steps + check_rate_limits(merchant)
 
 
 @flow(name="onboard-check", flow_run_name="onboard-check-{merchant}")
 def onboard_check(merchant: str = "all", receiver_url: str | None = None) -> dict[str, list[Step]]:
-    """Check each merchant's credentials (read-only) and that its webhooks still reach us.
+    """Check each merchant's credentials (read-only), that its webhooks still reach us, and
+    that its rate limits exist (a merchant without them would run unthrottled).
 
     Args:
         merchant: A merchant name, a comma list, or ``all``.

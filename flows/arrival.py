@@ -6,8 +6,9 @@ from prefect import flow
 
 from core.mapping import customer_identifier_for
 from flows.batching import task_batches
-from flows.common import for_each_merchant, opaque, thread_runner
+from flows.common import for_each_merchant, opaque, settling_inbox, thread_runner
 from tasks.arrival import received_return_ids
+from tasks.inbox import InboxRef
 from tasks.lifecycle import poll_open_rmas, received_returns, refund_returns
 from tasks.outcomes import StageSummary
 
@@ -41,15 +42,20 @@ def _arrival_one(merchant: str, dry_run: bool) -> StageSummary:
     flow_run_name="arrival-{merchant}",
     task_runner=thread_runner(CONCURRENCY),
 )
-def arrival(merchant: str = "all", dry_run: bool = False) -> StageSummary:
+def arrival(
+    merchant: str = "all", dry_run: bool = False, inbox: list[InboxRef] | None = None
+) -> StageSummary:
     """Poll AMS for every RMA still on its way; received ones go straight to completion,
     with every return left ``received`` by an earlier run that did not finish its refund.
 
     Args:
         merchant: A merchant name, a comma list, or ``all``.
         dry_run: Plan only: refunds are computed and shown, not posted.
+        inbox: The inbox messages whose event started this run (set by the trigger): marked
+            processed when it succeeds, failed when it fails.
     """
-    return for_each_merchant("arrival", merchant, lambda name: _arrival_one(name, dry_run))
+    with settling_inbox(inbox):
+        return for_each_merchant("arrival", merchant, lambda name: _arrival_one(name, dry_run))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ publish a short artifact."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
 from prefect import get_run_logger
@@ -15,6 +16,8 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from clients.ams import MAX_RECORDS_PER_BATCH
+from tasks.inbox import InboxRef
+from tasks.lifecycle import claim_inbox, settle_inbox
 from tasks.outcomes import StageSummary
 from tasks.runtime import merchant_names
 
@@ -60,6 +63,27 @@ def _add_tags(client: SyncPrefectClient, run_id: Any, wanted: list[str]) -> list
     if tags != current:
         client.update_flow_run(run_id, tags=tags).raise_for_status()
     return tags
+
+
+@contextmanager
+def settling_inbox(inbox: list[InboxRef] | None) -> Iterator[None]:
+    """The inbox messages that started this run (event dispatch) are this run's to settle.
+
+    Claimed first (the sweeper then asks this run's state instead of re-dispatching), marked
+    processed when the block ends, failed when it raises (the error is re-raised).
+    """
+    if not inbox:
+        yield
+        return
+    ctx = FlowRunContext.get()
+    if ctx is not None and ctx.flow_run is not None:
+        claim_inbox(inbox, str(ctx.flow_run.id))
+    try:
+        yield
+    except Exception as exc:
+        settle_inbox(inbox, error=f"{type(exc).__name__}: {exc}"[:500])
+        raise
+    settle_inbox(inbox)
 
 
 def artifact_key(stage: str, merchant: str) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.batching import task_batches
-from flows.common import for_each_merchant, opaque, thread_runner
+from flows.common import for_each_merchant, opaque, settling_inbox, thread_runner
+from tasks.inbox import InboxRef
 from tasks.lifecycle import advance_watermark, create_rmas, fetch_returns, poll_returns
 from tasks.outcomes import ReturnOutcome, StageSummary
 
@@ -35,7 +36,10 @@ def _intake_one(merchant: str, return_ids: list[str] | None, dry_run: bool) -> S
     task_runner=thread_runner(CONCURRENCY),
 )
 def intake(
-    merchant: str = "all", return_ids: list[str] | None = None, dry_run: bool = False
+    merchant: str = "all",
+    return_ids: list[str] | None = None,
+    dry_run: bool = False,
+    inbox: list[InboxRef] | None = None,
 ) -> StageSummary:
     """Create the AMS RMAs that authorized returns need.
 
@@ -43,10 +47,13 @@ def intake(
         merchant: A merchant name, a comma list, or ``all``.
         return_ids: Only these Returnly returns (re-read first); empty polls from the watermark.
         dry_run: Plan only: print what would be created or cancelled, change nothing.
+        inbox: The inbox messages whose event started this run (set by the trigger): marked
+            processed when it succeeds, failed when it fails.
     """
-    return for_each_merchant(
-        "intake", merchant, lambda name: _intake_one(name, return_ids, dry_run)
-    )
+    with settling_inbox(inbox):
+        return for_each_merchant(
+            "intake", merchant, lambda name: _intake_one(name, return_ids, dry_run)
+        )
 
 
 if __name__ == "__main__":

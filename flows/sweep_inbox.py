@@ -7,17 +7,31 @@ through the dispatcher chosen by ``BRIDGE_WEBHOOKS_DISPATCH`` (task worker by de
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from ledger import Ledger
 from tasks.runtime import get_ledger
 from webhooks.dispatch import Dispatcher
 from webhooks.settings import WebhookSettings, build_dispatcher
-from webhooks.sweep import SweepResult, redispatch_inbox
+from webhooks.sweep import RunStates, SweepResult, redispatch_inbox
+
+
+def flow_run_states(run_ids: Sequence[str]) -> Mapping[str, str]:
+    """State type of each flow run the Prefect API knows (``COMPLETED``, ``CRASHED`` ...)."""
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[uuid.UUID(r) for r in run_ids])),
+            limit=len(run_ids),
+        )
+    return {str(run.id): run.state_type.value for run in runs if run.state_type is not None}
 
 
 def sweep_once(
@@ -26,6 +40,7 @@ def sweep_once(
     *,
     ledger: Ledger | None = None,
     dispatcher: Dispatcher | None = None,
+    run_states: RunStates | None = flow_run_states,
 ) -> SweepResult:
     """One sweep with the configured ledger and dispatcher (either can be injected)."""
     return redispatch_inbox(
@@ -33,6 +48,7 @@ def sweep_once(
         dispatcher or build_dispatcher(WebhookSettings().dispatch),
         older_than=timedelta(seconds=older_than_seconds),
         limit=limit,
+        run_states=run_states,
     )
 
 
@@ -55,8 +71,10 @@ def sweep_inbox(older_than_seconds: int = 60, limit: int = 500) -> SweepResult:
     create_markdown_artifact(
         key="sweep-inbox",
         markdown=(
-            "# Inbox sweep\n\n| examined | dispatched | failed | skipped |\n|---|---|---|---|\n"
-            f"| {result.examined} | {result.dispatched} | {result.failed} | {result.skipped} |\n"
+            "# Inbox sweep\n\n| examined | dispatched | failed | skipped | settled | dead |\n"
+            "|---|---|---|---|---|---|\n"
+            f"| {result.examined} | {result.dispatched} | {result.failed} | {result.skipped} "
+            f"| {result.settled} | {result.dead} |\n"
         ),
         description=f"re-dispatched {result.dispatched} of {result.examined}",
     )

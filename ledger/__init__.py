@@ -6,7 +6,13 @@ SQLAlchemy URL otherwise); every operation is a method of :class:`Ledger`.
 
 from ledger.db import SQLITE_BUSY_TIMEOUT_MS, create_schema, make_engine, open_ledger
 from ledger.errors import LedgerConflictError, LedgerError, LedgerNotFoundError
-from ledger.inbox import MAX_INBOX_ATTEMPTS, InboxStatus, MarkStatus
+from ledger.inbox import (
+    DEAD_LETTER_REASON,
+    MAX_INBOX_ATTEMPTS,
+    InboxStatus,
+    MarkStatus,
+    dead_letter_subject,
+)
 from ledger.leases import DEFAULT_LEASE_TTL_S, new_owner
 from ledger.links import LinkChange, StageNote
 from ledger.models import (
@@ -24,6 +30,7 @@ from ledger.repository import Ledger
 from ledger.review import ExceptionNote, ExceptionStatus
 
 __all__ = [
+    "DEAD_LETTER_REASON",
     "DEFAULT_LEASE_TTL_S",
     "DONE_STATUSES",
     "MAX_INBOX_ATTEMPTS",
@@ -51,6 +58,7 @@ __all__ = [
     "StageNote",
     "Watermark",
     "create_schema",
+    "dead_letter_subject",
     "make_engine",
     "new_owner",
     "open_ledger",

@@ -14,11 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.schema import CreateColumn
 
 from core.settings import LedgerSettings
+from ledger.errors import LedgerError
 from ledger.models import Base
 from ledger.repository import Ledger
 from ledger.store import WRITE_OPTION
@@ -102,6 +104,25 @@ def create_schema(engine: Engine) -> None:
             if engine.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
             Base.metadata.create_all(conn)
+            _add_missing_columns(conn)
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    """Additive migration: columns added to a model since the table was created.
+
+    Only columns an existing row can do without (nullable, or with a server default) are
+    added; anything else is a change that needs a real migration and is refused.
+    """
+    inspector = inspect(conn)
+    for table in Base.metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable and column.server_default is None:
+                raise LedgerError(f"{table.name}.{column.name} is missing and needs a migration")
+            ddl = CreateColumn(column).compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
 
 
 def open_ledger(url: str | URL | None = None, *, echo: bool = False) -> Ledger:

@@ -9,20 +9,32 @@ from typing import Any, Literal, get_args
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from ledger.columns import require_aware, utcnow
 from ledger.errors import LedgerConflictError, LedgerNotFoundError
-from ledger.models import InboxMessage, JsonValue
+from ledger.models import ExceptionRecord, InboxMessage, JsonValue
+from ledger.review import ExceptionNote, open_or_count
 from ledger.store import Store
 
-InboxStatus = Literal["pending", "emitted", "processed", "failed", "rejected"]
+InboxStatus = Literal["pending", "emitted", "processed", "failed", "rejected", "dead"]
 MarkStatus = Literal["processed", "failed", "emitted"]
 
 MAX_INBOX_ATTEMPTS = 5
-"""A failed message is offered again by ``pending_inbox`` until it has failed this often."""
+"""A message is tried this often (failures, and hand-offs that came to nothing); then the
+sweeper dead-letters it."""
+
+DEAD_LETTER_REASON = "inbox_dead_letter"
+"""Reason of the review exception a dead-lettered message opens."""
 
 REJECTED_ID_PREFIX = "rejected-"
 _COUNTED = ("processed", "failed")  # marks that count as a processing attempt
+_REPLAYABLE = ("dead", "failed")
+
+
+def dead_letter_subject(source: str, message_id: str) -> str:
+    """Subject of a dead-lettered message's review exception (one open per message)."""
+    return f"inbox:{source}/{message_id}"
 
 
 class InboxMixin(Store):
@@ -43,7 +55,7 @@ class InboxMixin(Store):
         Returns ``(row, created)``. Concurrent puts of the same id never raise: the unique
         constraint picks one winner and the others read its row.
         """
-        if status not in get_args(InboxStatus) or status == "rejected":
+        if status not in get_args(InboxStatus) or status in ("rejected", "dead"):
             raise ValueError(f"put_inbox takes pending/emitted/processed/failed, not {status!r}")
         if not (source and message_id):
             raise ValueError("source and message_id are required")
@@ -56,6 +68,7 @@ class InboxMixin(Store):
             payload=payload,
             status=status,
             attempts=0,
+            dispatches=0,
         )
         try:
             with self._write() as session:
@@ -93,6 +106,7 @@ class InboxMixin(Store):
             payload=payload,
             status="rejected",
             attempts=0,
+            dispatches=0,
             error=reason,
         )
         with self._write() as session:
@@ -142,10 +156,14 @@ class InboxMixin(Store):
         error: str | None = None,
         *,
         source: str | None = None,
+        expect: InboxStatus | None = None,
     ) -> InboxMessage:
-        """Record what happened to a message; ``processed``/``failed`` count as an attempt.
+        """Record what happened to a message; ``processed``/``failed`` count as an attempt,
+        ``emitted`` counts a hand-off.
 
-        ``source`` is needed only when two sources share the message id.
+        ``source`` is needed only when two sources share the message id. ``expect``: change
+        nothing and raise :class:`LedgerConflictError` unless the row is in that status.
+        A dead-lettered row stays dead unless it is marked ``processed`` (a late success).
         """
         if status not in get_args(MarkStatus):
             raise ValueError(f"mark_inbox status must be processed/failed/emitted: {status!r}")
@@ -160,12 +178,124 @@ class InboxMixin(Store):
             if len(rows) > 1:
                 raise LedgerConflictError(f"inbox id {message_id!r} is ambiguous: pass source")
             row = rows[0]
+            if expect is not None and row.status != expect:
+                raise LedgerConflictError(f"inbox {message_id!r} is {row.status}, not {expect}")
             now = utcnow()
-            row.status = status
-            row.error = error
+            if row.status != "dead" or status == "processed":
+                row.status = status
+                row.error = error
             row.updated_at = now
             if status in _COUNTED:
                 row.attempts += 1
+            if status == "emitted":
+                row.dispatches += 1
             if status == "processed":
                 row.processed_at = now
             return row
+
+    def claim_inbox(self, source: str, message_id: str, run_id: str) -> InboxMessage | None:
+        """Note the flow run now handling a message (event dispatch); ``None`` if unknown.
+
+        The sweeper then asks that run's state instead of guessing from the row's age.
+        """
+        with self._write() as session:
+            row = _one(session, source, message_id)
+            if row is None:
+                return None
+            if row.status not in ("processed", "rejected"):
+                row.run_id = run_id
+                row.updated_at = utcnow()
+            return row
+
+    def dead_letter_inbox(self, source: str, message_id: str, reason: str) -> InboxMessage:
+        """Give up on a message: status ``dead`` and an open ``inbox_dead_letter`` exception.
+
+        Operators see it with the other review exceptions (and ``bridge inbox list``);
+        :meth:`replay_inbox` puts it back in the queue.
+        """
+        with self._write() as session:
+            row = _one(session, source, message_id)
+            if row is None:
+                raise LedgerNotFoundError(f"no inbox message {source}/{message_id}")
+            if row.status in ("processed", "rejected"):
+                raise LedgerConflictError(f"inbox {source}/{message_id} is {row.status}")
+            last_error = row.error
+            row.status = "dead"
+            row.error = reason
+            row.updated_at = utcnow()
+            note = ExceptionNote(
+                DEAD_LETTER_REASON,
+                f"inbox {source}/{message_id} dead-lettered: {reason}",
+                {
+                    "source": source,
+                    "message_id": message_id,
+                    "kind": row.kind,
+                    "subject_id": row.subject_id,
+                    "attempts": row.attempts,
+                    "dispatches": row.dispatches,
+                    "run_id": row.run_id,
+                    "last_error": last_error,
+                },
+                return_id=row.subject_id if source == "returnly" else None,
+                stage="inbox",
+                source=source,
+                subject=dead_letter_subject(source, message_id),
+            )
+            open_or_count(session, row.merchant, note)
+            return row
+
+    def replay_inbox(self, source: str, message_id: str, by: str | None = None) -> InboxMessage:
+        """Put a dead (or failed) message back in the queue with a fresh attempt budget.
+
+        It becomes ``pending``, so the next sweep dispatches it; its open dead-letter
+        exception is resolved. The hand-off count is kept: new events get new ids.
+        """
+        with self._write() as session:
+            row = _one(session, source, message_id)
+            if row is None:
+                raise LedgerNotFoundError(f"no inbox message {source}/{message_id}")
+            if row.status not in _REPLAYABLE:
+                raise LedgerConflictError(
+                    f"inbox {source}/{message_id} is {row.status}; only dead or failed replay"
+                )
+            now = utcnow()
+            row.status, row.attempts, row.run_id, row.updated_at = "pending", 0, None, now
+            row.error = f"replayed{f' by {by}' if by else ''} after: {row.error}"
+            subject = dead_letter_subject(source, message_id)
+            for open_row in session.scalars(
+                select(ExceptionRecord)
+                .where(
+                    ExceptionRecord.reason == DEAD_LETTER_REASON,
+                    ExceptionRecord.subject == subject,
+                    ExceptionRecord.status == "open",
+                )
+                .with_for_update()
+            ):
+                open_row.status, open_row.open_fingerprint = "resolved", None
+                open_row.note, open_row.resolved_by, open_row.resolved_at = "replayed", by, now
+            return row
+
+    def list_inbox(
+        self,
+        status: InboxStatus | None = None,
+        merchant: str | None = None,
+        limit: int = 100,
+    ) -> list[InboxMessage]:
+        """Inbox rows (optionally of one status and merchant), newest first."""
+        query = select(InboxMessage)
+        if status is not None:
+            query = query.where(InboxMessage.status == status)
+        if merchant is not None:
+            query = query.where(InboxMessage.merchant == merchant)
+        query = query.order_by(InboxMessage.updated_at.desc(), InboxMessage.id.desc())
+        with self._read() as session:
+            return list(session.scalars(query.limit(limit)))
+
+
+def _one(session: Session, source: str, message_id: str) -> InboxMessage | None:
+    """The row of (source, message_id), locked for update."""
+    return session.scalars(
+        select(InboxMessage)
+        .where(InboxMessage.source == source, InboxMessage.message_id == message_id)
+        .with_for_update()
+    ).first()

@@ -101,8 +101,14 @@ class InboxMessage(Base):
     payload: Mapped[JsonValue] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    """Processing attempts: each ``processed``/``failed`` mark, and each hand-off that came to
+    nothing (the sweeper found it stale, or its flow run ended without finishing it)."""
+    dispatches: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Hand-offs Prefect accepted; the next one's number keeps its event id new."""
+    run_id: Mapped[str | None] = mapped_column(String(ID_LEN))
+    """The flow run that took the message (event dispatch), so the sweeper can ask its state."""
     error: Mapped[str | None] = mapped_column(Text)
-    """Last processing error, or the reason a message was rejected."""
+    """Last processing error, or the reason a message was rejected or dead-lettered."""
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

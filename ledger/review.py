@@ -44,7 +44,7 @@ class ExceptionNote(NamedTuple):
     subject: str | None = None
 
 
-def _open_or_count(
+def open_or_count(
     session: Session, merchant: str, note: ExceptionNote
 ) -> tuple[ExceptionRecord, bool]:
     """Inside ``session``: count another sighting of the open exception, or open one."""
@@ -108,7 +108,7 @@ class ReviewMixin(Store):
 
         def attempt() -> list[tuple[ExceptionRecord, bool]]:
             with self._write() as session:
-                rows = [_open_or_count(session, merchant, n) for n in notes]
+                rows = [open_or_count(session, merchant, n) for n in notes]
                 apply_link_changes(session, merchant, links)
                 return rows
 

@@ -79,6 +79,9 @@ class FaultConfig(BaseModel):
     """Deliveries: each copy waits a random 0..max ms before it is sent (overtaking)."""
     reorder: bool = False
     """Deliveries: shuffle each batch of pending messages before sending."""
+    echo_credentials: bool = False
+    """Injected errors quote the request's credential headers, plain, base64 and URL-encoded,
+    as a careless API might (the clients must redact them)."""
 
 
 class FaultState:
@@ -212,6 +215,27 @@ class _QuietDrops(logging.Filter):
 _QUIET_DROPS = _QuietDrops()
 
 
+CREDENTIAL_HEADERS = (b"authorization", b"x-api-token")
+
+
+def _echo_credentials(scope: Scope, body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` plus the request's credentials in the forms a careless API echoes them."""
+    import base64
+    from urllib.parse import quote
+
+    sent = [v.decode("latin-1") for k, v in scope["headers"] if k.lower() in CREDENTIAL_HEADERS]
+    tokens = [v.partition(" ")[2] or v for v in sent]
+    return {
+        **body,
+        "message": f"{body['message']} for credentials {', '.join(sent)}",
+        "echo": {
+            "headers": sent,
+            "base64": [base64.b64encode(t.encode()).decode() for t in tokens],
+            "urlencoded": [quote(t, safe="") for t in tokens],
+        },
+    }
+
+
 async def _send_json(send: Send, status: int, body: dict[str, Any], **headers: str) -> None:
     response = JSONResponse(body, status_code=status, headers=headers or None)
     await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
@@ -249,9 +273,10 @@ class FaultMiddleware:
                     **{"Retry-After": f"{cfg.retry_after_s:g}"},
                 )
             else:
-                await _send_json(
-                    send, cfg.error_status, {"message": "sandbox injected server error"}
-                )
+                body: dict[str, Any] = {"message": "sandbox injected server error"}
+                if cfg.echo_credentials:
+                    body = _echo_credentials(scope, body)
+                await _send_json(send, cfg.error_status, body)
             return
         if cfg.commit_then_fail_rate > 0 and self.is_write and self.is_write(scope["method"], path):
             await self._commit_then_fail(scope, receive, send)

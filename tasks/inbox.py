@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 
+from pydantic import BaseModel, ConfigDict
+
 from clients.ams import AmsClient, Rma
 from clients.returnly import Return, ReturnlyClient, ReturnlyNotFoundError
 from core.merchant import MerchantConfig
@@ -21,6 +23,35 @@ logger = logging.getLogger(__name__)
 
 SOURCE_RETURNLY = "returnly"
 SOURCE_AMS = "ams"
+
+
+class InboxRef(BaseModel):
+    """Names one inbox message; a flow run started by an inbox event gets it as a parameter."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str
+    message_id: str
+
+
+def settle_inbox_messages(
+    ledger: Ledger, refs: list[InboxRef], error: str | None = None
+) -> list[str]:
+    """Mark the messages a run handled ``processed`` (or ``failed`` with ``error``).
+
+    Already processed ones are left alone; unknown ones are skipped. Returns what was marked.
+    """
+    marked: list[str] = []
+    for ref in dict.fromkeys(refs):
+        row = ledger.get_inbox(ref.source, ref.message_id)
+        if row is None or row.status in ("processed", "rejected"):
+            continue
+        if error:
+            ledger.mark_inbox(ref.message_id, "failed", error=error, source=ref.source)
+        else:
+            ledger.mark_inbox(ref.message_id, "processed", source=ref.source)
+        marked.append(f"{ref.source}/{ref.message_id}")
+    return marked
 
 
 def process_returnly_hint(

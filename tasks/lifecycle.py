@@ -16,7 +16,12 @@ from clients.returnly import Return
 from tasks import stages
 from tasks.arrival import fetch_open_rmas, record_rmas
 from tasks.completion import complete_return, complete_returns
-from tasks.inbox import process_inbox_batch, process_inbox_message
+from tasks.inbox import (
+    InboxRef,
+    process_inbox_batch,
+    process_inbox_message,
+    settle_inbox_messages,
+)
 from tasks.intake import intake_returns
 from tasks.outcomes import ReturnOutcome
 from tasks.retry import retry_transient
@@ -226,3 +231,17 @@ def handle_inbox_batch(merchant: str, source: str, message_ids: list[str]) -> li
         returnly=returnly_client(config),
         ams=ams_client(config),
     )
+
+
+@task(name="claim-inbox", cache_policy=NONE)
+def claim_inbox(inbox: list[InboxRef], run_id: str) -> list[str]:
+    """Note this flow run on the inbox messages that started it (the sweeper asks its state)."""
+    ledger = get_ledger()
+    rows = [ledger.claim_inbox(ref.source, ref.message_id, run_id) for ref in inbox]
+    return [f"{r.source}/{r.message_id}" for r in rows if r is not None]
+
+
+@task(name="settle-inbox", cache_policy=NONE)
+def settle_inbox(inbox: list[InboxRef], error: str | None = None) -> list[str]:
+    """Mark the run's inbox messages processed, or failed with ``error``."""
+    return settle_inbox_messages(get_ledger(), inbox, error)

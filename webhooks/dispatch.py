@@ -23,9 +23,21 @@ class Dispatcher(Protocol):
     """Hands one stored message to Prefect; raises when it could not."""
 
     def dispatch(
-        self, merchant: str, source: str, message_id: str, kind: str, subject_id: str | None
+        self,
+        merchant: str,
+        source: str,
+        message_id: str,
+        kind: str,
+        subject_id: str | None,
+        *,
+        attempt: int = 0,
     ) -> None:
-        """Start the work for one inbox message (it is already stored)."""
+        """Start the work for one inbox message (it is already stored).
+
+        ``attempt`` numbers the hand-offs of one message (0 for the first, the sweeper's
+        re-dispatches count up) so a dispatcher whose target dedupes by id can tell a new
+        attempt from a repeat of the last one.
+        """
         ...
 
 
@@ -58,6 +70,8 @@ class TaskWorkerDispatcher:
         message_id: str,
         kind: str,  # noqa: ARG002 (the task re-reads the row)
         subject_id: str | None,  # noqa: ARG002
+        *,
+        attempt: int = 0,  # noqa: ARG002 (every .delay() is a new task run anyway)
     ) -> None:
         """Create the deferred task run of this message's batch (raises if Prefect refused)."""
         self._coalescer.submit(merchant, source, message_id)
@@ -112,11 +126,18 @@ class CompositeDispatcher:
         self.dispatchers = list(dispatchers)
 
     def dispatch(
-        self, merchant: str, source: str, message_id: str, kind: str, subject_id: str | None
+        self,
+        merchant: str,
+        source: str,
+        message_id: str,
+        kind: str,
+        subject_id: str | None,
+        *,
+        attempt: int = 0,
     ) -> None:
         """Dispatch through each in turn."""
         for dispatcher in self.dispatchers:
-            dispatcher.dispatch(merchant, source, message_id, kind, subject_id)
+            dispatcher.dispatch(merchant, source, message_id, kind, subject_id, attempt=attempt)
 
     def __repr__(self) -> str:
         return f"CompositeDispatcher({self.dispatchers!r})"
@@ -131,6 +152,7 @@ class DispatchCall:
     message_id: str
     kind: str
     subject_id: str | None
+    attempt: int = 0
 
 
 class DispatchFailedError(RuntimeError):
@@ -156,10 +178,17 @@ class RecordingDispatcher:
             self._fail_left = n
 
     def dispatch(
-        self, merchant: str, source: str, message_id: str, kind: str, subject_id: str | None
+        self,
+        merchant: str,
+        source: str,
+        message_id: str,
+        kind: str,
+        subject_id: str | None,
+        *,
+        attempt: int = 0,
     ) -> None:
         """Record the call, or raise :class:`DispatchFailedError`."""
-        call = DispatchCall(merchant, source, message_id, kind, subject_id)
+        call = DispatchCall(merchant, source, message_id, kind, subject_id, attempt)
         with self._cond:
             fail = self.failing or self._fail_left > 0
             if self._fail_left > 0:

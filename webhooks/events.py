@@ -21,9 +21,15 @@ EVENTS_TIMEOUT_S = 5.0
 """Timeout of the events POST (it runs after the 2xx, off the sender's clock)."""
 
 
-def event_id(source: str, message_id: str) -> uuid.UUID:
-    """Stable id of the event for one inbox message (Prefect dedupes on it)."""
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"{source}/{message_id}")
+def event_id(source: str, message_id: str, attempt: int = 0) -> uuid.UUID:
+    """Stable id of the event for one hand-off of an inbox message (Prefect dedupes on it).
+
+    A repeat of the same hand-off (its answer was lost) keeps the id and is dropped by
+    Prefect; a re-dispatch (``attempt`` > 0) needs a new id, because Prefect's triggers
+    ignore an event id they have seen in the last 30 minutes.
+    """
+    name = f"{source}/{message_id}" if attempt == 0 else f"{source}/{message_id}#{attempt}"
+    return uuid.uuid5(uuid.NAMESPACE_URL, name)
 
 
 def event_name(source: str, kind: str) -> str:
@@ -45,6 +51,7 @@ def build_event(
     kind: str,
     subject_id: str | None,
     occurred: datetime,
+    attempt: int = 0,
 ) -> dict[str, Any]:
     """The event as the Prefect API takes it: the return (or RMA) is the resource."""
     if not subject_id:
@@ -56,7 +63,7 @@ def build_event(
     else:
         raise ValueError(f"no event for source {source!r}")
     return {
-        "id": str(event_id(source, message_id)),
+        "id": str(event_id(source, message_id, attempt)),
         "occurred": occurred.astimezone(UTC).isoformat(),
         "event": event_name(source, kind),
         "resource": {"prefect.resource.id": resource_id, "merchant": merchant},
@@ -113,10 +120,19 @@ class EventDispatcher:
         self._clock = clock
 
     def dispatch(
-        self, merchant: str, source: str, message_id: str, kind: str, subject_id: str | None
+        self,
+        merchant: str,
+        source: str,
+        message_id: str,
+        kind: str,
+        subject_id: str | None,
+        *,
+        attempt: int = 0,
     ) -> None:
         """Post the event; ``raise_for_status`` makes an unavailable API visible."""
-        event = build_event(merchant, source, message_id, kind, subject_id, self._clock())
+        event = build_event(
+            merchant, source, message_id, kind, subject_id, self._clock(), attempt=attempt
+        )
         response = self._client.post(self.url, json=[event], headers=self._headers)
         response.raise_for_status()
 

@@ -32,6 +32,8 @@ class InboxItem:
     kind: str
     subject_id: str | None
     payload: dict[str, Any] = field(default_factory=dict)
+    attempt: int = 0
+    """Which hand-off this is (the row's ``dispatches`` so far): 0 for the receiver's."""
 
 
 @dataclass
@@ -79,7 +81,7 @@ def mark_emitted(ledger: Ledger, source: str, message_id: str) -> None:
     message would then be re-dispatched once more, which processing absorbs (it is idempotent).
     """
     row = ledger.get_inbox(source, message_id)
-    if row is None or row.status in ("processed", "rejected"):
+    if row is None or row.status in ("processed", "rejected", "dead"):
         return
     ledger.mark_inbox(message_id, "emitted", error=row.error, source=source)
 
@@ -92,7 +94,14 @@ def dispatch_and_mark(
 ) -> bool:
     """Hand one stored message to Prefect; False (and the row left as it is) when that fails."""
     try:
-        dispatcher.dispatch(merchant, item.source, item.message_id, item.kind, item.subject_id)
+        dispatcher.dispatch(
+            merchant,
+            item.source,
+            item.message_id,
+            item.kind,
+            item.subject_id,
+            attempt=item.attempt,
+        )
     except Exception as exc:
         # Not swallowed: the row keeps its status and the sweeper dispatches it again.
         logger.warning(

@@ -17,7 +17,7 @@ import httpx
 from pydantic import SecretStr
 
 from clients.ams.batch import AmsBatchError
-from clients.ams.errors import AMS_ERRORS, AmsError
+from clients.ams.errors import AMS_ERRORS, AmsError, AmsResponseError
 from clients.ams.models import (
     BatchRecordResult,
     BatchResult,
@@ -35,7 +35,15 @@ from clients.ams.validation import (
     check_callback,
     check_rmas,
 )
-from clients.http import ClosingClient, HttpSession, RetryPolicy, default_timeout, secret_value
+from clients.http import (
+    PARSE_FAILURES,
+    ClosingClient,
+    HttpSession,
+    RetryPolicy,
+    default_timeout,
+    parsing,
+    secret_value,
+)
 
 if TYPE_CHECKING:
     from core.settings import AmsSettings
@@ -96,6 +104,9 @@ def _list_of(body: Any, *keys: str) -> list[Any]:
     raise AmsError(f"unexpected AMS reply shape ({type(body).__name__}), expected a list")
 
 
+_CALLBACK_READ_FAILURES: tuple[type[Exception], ...] = (*PARSE_FAILURES, AmsError)
+
+
 def _callback_failures(
     response: httpx.Response, sent: Sequence[CallbackCreate]
 ) -> list[BatchRecordResult]:
@@ -104,10 +115,16 @@ def _callback_failures(
     An unreadable reply is logged, not raised: the GET that follows tells what was saved.
     """
     try:
-        items = _list_of(response.json(), "results", "callbacks", "data")
-    except (ValueError, AmsError):
+        return _read_callback_failures(response, sent)
+    except _CALLBACK_READ_FAILURES:
         logger.warning("AMS POST /callbacks: unexpected reply shape; re-reading with GET")
         return []
+
+
+def _read_callback_failures(
+    response: httpx.Response, sent: Sequence[CallbackCreate]
+) -> list[BatchRecordResult]:
+    items = _list_of(response.json(), "results", "callbacks", "data")
     failed: list[BatchRecordResult] = []
     for i, item in enumerate(items):
         if not isinstance(item, dict):
@@ -201,7 +218,8 @@ class AmsClient(ClosingClient):
         response = self._session.request(
             method, "rmas", json=body, idempotent=idempotent, retry_unsent=True
         )
-        return BatchResult.model_validate(response.json())
+        with parsing(AmsResponseError, response):
+            return BatchResult.model_validate(response.json())
 
     def create_rmas(self, rmas: Sequence[RmaCreate]) -> BatchResult:
         """POST new RMAs in chunks of 30, each chunk sent once; per-record outcomes merged."""
@@ -236,7 +254,8 @@ class AmsClient(ClosingClient):
 
     def _get_rmas(self, params: dict[str, Any]) -> list[Rma]:
         response = self._session.request("GET", "rmas", params=params, idempotent=True)
-        return [Rma.from_api(item) for item in _list_of(response.json(), "data")]
+        with parsing(AmsResponseError, response):
+            return [Rma.from_api(item) for item in _list_of(response.json(), "data")]
 
     def get_rmas_by_id(self, ids: Sequence[str]) -> list[Rma]:
         """Detail of RMAs by AMS uuid, 30 ids per request; unknown ids are simply absent."""
@@ -292,8 +311,9 @@ class AmsClient(ClosingClient):
         response = self._session.request(
             "GET", "callbacks", params={"message_type": message_type}, idempotent=True
         )
-        items = _list_of(response.json(), "callbacks", "data", "results")
-        return [Callback.model_validate(item) for item in items]
+        with parsing(AmsResponseError, response):
+            items = _list_of(response.json(), "callbacks", "data", "results")
+            return [Callback.model_validate(item) for item in items]
 
     def register_callbacks(self, callbacks: Sequence[CallbackCreate]) -> list[Callback]:
         """POST callbacks once, then re-read them with GET to learn their ids (§B.6).
@@ -341,9 +361,10 @@ class AmsClient(ClosingClient):
         response = self._session.request(
             "POST", "data_factory/rmaEvent", json=body, idempotent=False
         )
-        reply = response.json()
-        if isinstance(reply, dict) and "results" in reply:
-            return BatchResult.model_validate(reply)
+        with parsing(AmsResponseError, response):
+            reply = response.json()
+            if isinstance(reply, dict) and "results" in reply:
+                return BatchResult.model_validate(reply)
         # MD documents {success, data[]} instead of the records envelope (§B.8).
         ok = bool(reply.get("success")) if isinstance(reply, dict) else False
         record = BatchRecordResult(customer_identifier=cid, status="success" if ok else "failure")

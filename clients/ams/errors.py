@@ -4,7 +4,8 @@ AmsError
 ├── AmsAPIError
 │   ├── AmsAuthError · AmsNotFoundError · AmsConflictError
 │   ├── AmsValidationError · AmsRateLimitedError · AmsServerError
-└── AmsConnectionError · AmsTimeoutError
+├── AmsConnectionError · AmsTimeoutError
+└── AmsResponseError       2xx with an unreadable body
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ class AmsConnectionError(AmsError, errors.ConnectionFailedError):
     """Could not reach AMS."""
 
 
+class AmsResponseError(AmsError, errors.ResponseFormatError):
+    """AMS answered 2xx with a body the client cannot read."""
+
+
 class AmsTimeoutError(AmsError, errors.RequestTimeoutError):
     """AMS did not answer in time."""
 
@@ -63,4 +68,5 @@ AMS_ERRORS = ErrorFamily(
     server=AmsServerError,
     connection=AmsConnectionError,
     timeout=AmsTimeoutError,
+    response=AmsResponseError,
 )

@@ -4,7 +4,8 @@ ReturnlyError
 ├── ReturnlyAPIError
 │   ├── ReturnlyAuthError · ReturnlyNotFoundError · ReturnlyConflictError
 │   ├── ReturnlyValidationError · ReturnlyRateLimitedError · ReturnlyServerError
-└── ReturnlyConnectionError · ReturnlyTimeoutError
+├── ReturnlyConnectionError · ReturnlyTimeoutError
+└── ReturnlyResponseError       2xx with an unreadable body
 
 """
 
@@ -50,6 +51,10 @@ class ReturnlyConnectionError(ReturnlyError, errors.ConnectionFailedError):
     """Could not reach Returnly."""
 
 
+class ReturnlyResponseError(ReturnlyError, errors.ResponseFormatError):
+    """Returnly answered 2xx with a body the client cannot read."""
+
+
 class ReturnlyTimeoutError(ReturnlyError, errors.RequestTimeoutError):
     """Returnly did not answer in time."""
 
@@ -64,4 +69,5 @@ RETURNLY_ERRORS = ErrorFamily(
     server=ReturnlyServerError,
     connection=ReturnlyConnectionError,
     timeout=ReturnlyTimeoutError,
+    response=ReturnlyResponseError,
 )

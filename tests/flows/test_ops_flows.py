@@ -267,3 +267,39 @@ def test_clients_take_rate_limit_slots_only_when_the_limit_exists(
     finally:
         _delete_limits(name)
         reset_runtime()
+
+
+# --- fail loudly, not open: a missing rate limit is said once and fails onboard-check ------
+
+
+def test_missing_rate_limit_warns_once_per_merchant(caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 10 item 5: a merchant without its limit ran unthrottled and nobody was told.
+    Fails on the code before (no warning at all)."""
+    caplog.set_level(logging.WARNING, logger="tasks.runtime")
+    _timed_calls(6)  # six AMS requests, so six passes through the gate
+
+    said = [r.getMessage() for r in caplog.records if "not throttled" in r.getMessage()]
+    assert len(said) == 1, said
+    assert f"rate limit ams-{MERCHANT} is missing" in said[0]
+
+
+def test_onboard_check_fails_a_merchant_without_rate_limits(
+    stack: Stack, onboarded_cleanup: None
+) -> None:
+    """Fails on the code before: onboard-check passed a merchant with no rate limits."""
+    code, output = _onboard(stack)
+    assert code == 0, output
+    _delete_limits(f"ams-{NEW}")
+    reset_runtime()
+
+    with pytest.raises(RuntimeError, match=NEW):
+        onboard_check(merchant=NEW, receiver_url=stack.sink_url)
+
+    artifact = Artifact.get(f"onboard-check-{NEW}")
+    assert artifact is not None and f"rate limit ams-{NEW}" in str(artifact.data)
+    cli = CliRunner().invoke(
+        app, ["onboard-check", "--merchant", NEW, "--receiver-url", stack.sink_url]
+    )
+    assert cli.exit_code == 1, cli.output
+    assert f"FAIL rate limit ams-{NEW}: is missing" in cli.output
+    assert f"ok   rate limit returnly-{NEW}" in cli.output

@@ -12,12 +12,13 @@ from clients.ams import (
     AmsAuthError,
     AmsClient,
     AmsEventParseError,
+    AmsServerError,
     Callback,
     CallbackCreate,
     RmaEventV2,
     parse_rma_event,
 )
-from clients.http import RetryPolicy
+from clients.http import RetryPolicy, secret_forms
 from core.settings import SANDBOX_ACCOUNT, SANDBOX_AMS_TOKEN
 from sandbox.server import ThreadedServer
 from tests.integration.ams.factories import rma
@@ -102,3 +103,25 @@ def test_sandbox_delivery_log_redacts_token(
     log = admin.get("/_admin/deliveries")
     assert CALLBACK_TOKEN not in log.text
     assert CALLBACK_TOKEN not in admin.get("/_admin/requests").text
+
+
+def test_server_error_echoing_the_token_is_redacted(
+    ams_server: ThreadedServer, admin: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Fails on the code before: the 5xx body quoting the bearer token (plain, base64,
+    URL-encoded) was kept in ``exc.body`` and the message."""
+    set_faults(admin, fail_first_n=9, error_status=502, echo_credentials=True)
+    caplog.set_level(logging.DEBUG)
+    policy = RetryPolicy(max_retries=1, sleep=lambda _: None)
+    with (
+        AmsClient(
+            base_url=ams_server.url, account=SANDBOX_ACCOUNT, api_token=SECRET, retry=policy
+        ) as client,
+        pytest.raises(AmsServerError) as info,
+    ):
+        client.list_callbacks()
+    logging.getLogger("tasks.test").exception("step failed: %s", info.value, exc_info=info.value)
+
+    texts = f"{info.value} {info.value!r} {info.value.body!r} {caplog.text}"
+    assert [form for form in secret_forms(SECRET) if form in texts] == []
+    assert "[REDACTED]" in str(info.value.body)

@@ -130,7 +130,7 @@ def test_sweep_retries_failed_messages_until_max_attempts(ledger: Ledger) -> Non
 
     result = redispatch_inbox(ledger, dispatcher, now=_later(2))
 
-    assert result == SweepResult(examined=1, dispatched=1)
+    assert result == SweepResult(examined=2, dispatched=1, dead=1)  # m-2 is out of attempts
     assert [c.message_id for c in dispatcher.calls] == ["m-1"]
     row = ledger.get_inbox("ams", "m-1")
     assert row is not None and (row.status, row.error) == ("emitted", "AmsServerError: 503")
@@ -206,3 +206,118 @@ def test_composite_dispatcher_fails_when_any_part_fails(ledger: Ledger) -> None:
 
     assert result.failed == 1 and len(first.calls) == 1 and len(second.failed) == 1
     assert inbox_rows(ledger)[0].status == "pending"
+
+
+# --- re-dispatch attempts are counted and capped; past the cap a message is dead-lettered --
+
+
+def test_sweep_counts_redispatches_of_emitted_messages_then_dead_letters(ledger: Ledger) -> None:
+    """Issue 10 item 6: an ``emitted`` message nobody finishes was re-emitted every sweep for
+    ever with ``attempts`` left at 0. Fails on the code before (19 dispatches, attempts 0)."""
+    _put(ledger)
+    ledger.mark_inbox("m-1", "emitted", source="ams")  # handed to Prefect, never finished
+    dispatcher = RecordingDispatcher()
+
+    for _ in range(19):  # 19 sweeps, each after the row went stale
+        _age(ledger, minutes=10)
+        redispatch_inbox(ledger, dispatcher, older_than=timedelta(seconds=60))
+
+    row = ledger.get_inbox("ams", "m-1")
+    assert row is not None
+    assert len(dispatcher.calls) == MAX_INBOX_ATTEMPTS - 1, len(dispatcher.calls)
+    assert (row.status, row.attempts) == ("dead", MAX_INBOX_ATTEMPTS)
+    (dead,) = [e for e in ledger.list_exceptions() if e.reason == "inbox_dead_letter"]
+    assert dead.subject == "inbox:ams/m-1" and dead.source == "ams"
+    assert dead.payload["message_id"] == "m-1" and dead.payload["attempts"] == MAX_INBOX_ATTEMPTS
+
+
+def test_sweep_dead_letters_messages_that_failed_too_often(ledger: Ledger) -> None:
+    """A message that failed ``MAX_INBOX_ATTEMPTS`` times was left ``failed`` without a word.
+    Fails on the code before (status stays failed, no exception)."""
+    _put(ledger)
+    for _ in range(MAX_INBOX_ATTEMPTS):
+        ledger.mark_inbox("m-1", "failed", error="AmsServerError: 503", source="ams")
+    dispatcher = RecordingDispatcher()
+
+    redispatch_inbox(ledger, dispatcher, now=_later(2))
+
+    row = ledger.get_inbox("ams", "m-1")
+    assert row is not None and row.status == "dead", row.status if row else None
+    assert dispatcher.calls == []
+    (dead,) = [e for e in ledger.list_exceptions() if e.reason == "inbox_dead_letter"]
+    assert "AmsServerError: 503" in dead.message
+
+
+def _claimed(ledger: Ledger, run_id: str = "00000000-0000-0000-0000-0000000000aa") -> str:
+    _put(ledger)
+    ledger.mark_inbox("m-1", "emitted", source="ams")
+    ledger.claim_inbox("ams", "m-1", run_id)
+    _age(ledger, minutes=10)
+    return run_id
+
+
+@pytest.mark.parametrize(
+    ("state", "status", "attempts", "calls"),
+    [
+        ("COMPLETED", "processed", 1, 0),  # the run finished; only its own mark was lost
+        ("RUNNING", "emitted", 0, 0),  # still in hand, however old the row
+        ("CRASHED", "emitted", 1, 1),  # a failed attempt: counted, dispatched again
+    ],
+)
+def test_sweep_settles_emitted_messages_from_their_run_state(
+    ledger: Ledger, state: str, status: str, attempts: int, calls: int
+) -> None:
+    run_id = _claimed(ledger)
+    dispatcher = RecordingDispatcher()
+
+    redispatch_inbox(ledger, dispatcher, run_states=lambda ids: dict.fromkeys(ids, state))
+
+    row = ledger.get_inbox("ams", "m-1")
+    assert row is not None and (row.status, row.attempts) == (status, attempts)
+    assert len(dispatcher.calls) == calls
+    if calls:
+        assert dispatcher.calls[0].attempt == 1  # hand-off no. 1: a new event id
+        assert row.error == f"flow run {run_id} ended CRASHED"
+
+
+def test_sweep_leaves_claimed_messages_alone_when_prefect_cannot_answer(ledger: Ledger) -> None:
+    _claimed(ledger)
+    dispatcher = RecordingDispatcher()
+
+    def down(_ids: object) -> dict[str, str]:
+        raise ConnectionError("prefect down")
+
+    result = redispatch_inbox(ledger, dispatcher, run_states=down)
+
+    assert result == SweepResult(examined=1, skipped=1) and dispatcher.calls == []
+
+
+def test_replay_puts_a_dead_letter_back_and_closes_its_exception(ledger: Ledger) -> None:
+    _put(ledger)
+    for _ in range(MAX_INBOX_ATTEMPTS):
+        ledger.mark_inbox("m-1", "failed", error="AmsServerError: 503", source="ams")
+    redispatch_inbox(ledger, RecordingDispatcher(), now=_later(2))
+    assert [e.reason for e in ledger.list_exceptions()] == ["inbox_dead_letter"]
+
+    row = ledger.replay_inbox("ams", "m-1", by="ops")
+    dispatcher = RecordingDispatcher()
+    result = redispatch_inbox(ledger, dispatcher, now=_later(2))
+
+    assert (row.status, row.attempts) == ("pending", 0)
+    assert ledger.list_exceptions() == []  # resolved by the replay
+    assert result.dispatched == 1 and dispatcher.calls[0].message_id == "m-1"
+
+
+def test_late_success_wins_over_a_dead_letter(ledger: Ledger) -> None:
+    _put(ledger)
+    ledger.dead_letter_inbox("ams", "m-1", "gave up")
+
+    ledger.mark_inbox("m-1", "failed", error="late failure", source="ams")
+    assert inbox_rows(ledger)[0].status == "dead"
+    ledger.mark_inbox("m-1", "processed", source="ams")
+    assert inbox_rows(ledger)[0].status == "processed"
+
+
+def test_event_ids_differ_per_hand_off() -> None:
+    ids = {event_id("ams", "m-1", attempt) for attempt in range(5)}
+    assert len(ids) == 5 and event_id("ams", "m-1") == event_id("ams", "m-1", 0)

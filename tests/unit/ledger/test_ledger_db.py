@@ -101,3 +101,18 @@ def test_retry_while_locked_does_not_retry_other_errors() -> None:
     with pytest.raises(sqlite3.OperationalError, match="no such table"):
         _retry_while_locked(step)
     assert len(calls) == 1
+
+
+def test_open_ledger_adds_inbox_columns_missing_from_an_older_file(tmp_path: Path) -> None:
+    """A ledger created before ``dispatches``/``run_id`` existed gets them on open."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    with open_ledger(url) as ledger:
+        ledger.put_inbox("ams", "m-1", "acme", "received", "RLY-1", {})
+        with ledger.engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE inbox DROP COLUMN dispatches")
+            conn.exec_driver_sql("ALTER TABLE inbox DROP COLUMN run_id")
+
+    with open_ledger(url) as ledger:
+        row = ledger.mark_inbox("m-1", "emitted", source="ams")
+
+    assert (row.dispatches, row.run_id) == (1, None)
