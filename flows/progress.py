@@ -1,7 +1,9 @@
 """A Prefect progress artifact for long runs (backfill, reconciliation, the demo's story, the
 chaos run), so the UI shows how far a run got and not only that it is running.
 
-Prefect's own ``create_progress_artifact`` / ``update_progress_artifact`` do the work; this
+Prefect's artifact API does the work (the same calls ``create_progress_artifact`` and
+``update_progress_artifact`` make, through the client, because those helpers warn that
+artifacts made outside a run are deprecated, and the demo and chaos drivers are not runs); this
 adds what a long run needs around them: a total that can grow as work is discovered (backfill
 learns its batches per merchant), updates at most every ``min_interval_s`` (one API call per
 batch of 30 returns would be noise; one per 2 s is enough for a person), and fail-soft calls:
@@ -15,10 +17,11 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import cast
 from uuid import UUID
 
-from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import ArtifactCreate, ArtifactUpdate
+from prefect.utilities.context import get_task_and_flow_run_ids
 
 logger = logging.getLogger(__name__)
 MIN_INTERVAL_S = 2.0
@@ -93,10 +96,9 @@ class RunProgress:
         text = f"{self.description} ({self.done}/{self.total})" if self.total else self.description
         try:
             if create or self.artifact_id is None:
-                created = create_progress_artifact(progress=value, key=self.key, description=text)
-                self.artifact_id = cast(UUID, created)  # sync context: the UUID, not a coroutine
+                self.artifact_id = create_progress_artifact(value, self.key, text)
             else:
-                update_progress_artifact(self.artifact_id, progress=value, description=text)
+                update_progress_artifact(self.artifact_id, value, text)
             self.updates += 1
         except Exception as exc:  # observability only: never fail the run for it
             self._broken = True
@@ -104,3 +106,26 @@ class RunProgress:
                 "progress artifact unavailable (%s); the run goes on", type(exc).__name__
             )
         self._last = time.monotonic()
+
+
+def create_progress_artifact(progress: float, key: str | None, description: str) -> UUID:
+    """A progress artifact, linked to the current flow or task run when there is one."""
+    task_run_id, flow_run_id = get_task_and_flow_run_ids()
+    with get_client(sync_client=True) as client:
+        artifact = client.create_artifact(
+            ArtifactCreate(
+                key=key,
+                type="progress",
+                description=description,
+                data=progress,
+                flow_run_id=flow_run_id,
+                task_run_id=task_run_id,
+            )
+        )
+    return artifact.id
+
+
+def update_progress_artifact(artifact_id: UUID, progress: float, description: str) -> None:
+    """Move an artifact made by :func:`create_progress_artifact` on."""
+    with get_client(sync_client=True) as client:
+        client.update_artifact(artifact_id, ArtifactUpdate(data=progress, description=description))

@@ -11,6 +11,7 @@ and the alert automation ``bridge deploy`` created must notify a loopback webhoo
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -455,3 +456,25 @@ def test_drift_above_threshold_fails_the_run_and_the_alert_fires(bridge: Bridge)
         "run_end_to_alert_s": round((seen - run.end_time).total_seconds(), 2)
     }
     print(f"alert: {LATENCIES['alert (run failed -> notification received)']}\n{alert}")
+
+
+def test_no_secret_is_left_anywhere_the_run_wrote(bridge: Bridge) -> None:
+    """Issue 10's sweep, last in the module: every credential, in any encoding, nowhere."""
+    from deployments.secrets_sweep import sweep
+    from flows.progress import create_progress_artifact
+
+    # The sweep can fail: a planted fake credential (base64) is found where it was put.
+    planted = "planted-fake-credential-0451"
+    create_progress_artifact(50.0, "sweep-canary", base64.b64encode(planted.encode()).decode())
+    canary = sweep(bridge.api_url, [planted], [bridge.workdir])
+    assert ("artifact sweep-canary", "base64") in [(h.where, h.form) for h in canary.hits], (
+        canary.hits
+    )
+
+    secrets = _merchant(bridge.returnly_url, bridge.ams_url).secret_values()
+    assert len(secrets) == 4
+    report = sweep(bridge.api_url, secrets, [bridge.workdir])
+    print(f"secrets sweep searched: {report.searched}")
+    assert report.searched["logs"] > 20 and report.searched["flow_runs"] > 5
+    assert report.searched["events"] > 10 and report.searched["files"] > 3
+    assert report.hits == []
