@@ -50,7 +50,13 @@ def create_app(
         clock=clock,
         body_timeout_s=body_timeout_s,
     )
-    app = FastAPI(title="Returns bridge webhooks", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="Returns bridge webhooks",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        redirect_slashes=False,  # a 307 to another path is not an answer to a webhook
+    )
     app.state.receiver = receiver
 
     @app.exception_handler(StarletteHTTPException)

@@ -345,6 +345,7 @@ def test_json_content_type_with_utf8_charset_is_accepted(receiver: Receiver) -> 
         pytest.param("POST", "/webhooks/nowhere", 404, id="unknown-path"),
         pytest.param("GET", f"/webhooks/returnly/{MERCHANT}", 405, id="get-returnly"),
         pytest.param("PUT", f"/webhooks/ams/{MERCHANT}", 405, id="put-ams"),
+        pytest.param("POST", f"/webhooks/ams/{MERCHANT}/", 404, id="trailing-slash"),
     ],
 )
 def test_route_level_refusals_are_recorded(
