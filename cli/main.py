@@ -61,3 +61,7 @@ app.command(name="chaos")(_chaos.chaos)
 
 if __name__ == "__main__":
     app()
+
+from cli import rejected as _rejected  # noqa: E402
+
+app.command(name="rejected")(_rejected.rejected)
