@@ -2,8 +2,9 @@
 
 uvicorn's own ``timeout_keep_alive`` only closes connections that send nothing; a client
 that trickles a header byte every few seconds would hold its connection forever. Here each
-request's headers must be complete within ``header_timeout_s`` of the connection opening (or
-of the previous response); otherwise the receiver answers 408 and closes the connection.
+request's headers must be complete within ``header_timeout_s`` of the connection opening, or
+on a kept-alive connection of the request's first byte (idle time between requests is
+``timeout_keep_alive``'s); otherwise the receiver answers 408 and closes the connection.
 The body has its own deadline inside the app (:func:`webhooks.body.read_limited`).
 """
 
@@ -45,17 +46,17 @@ class HeaderDeadlineProtocol(H11Protocol):
         self._disarm()
         super().connection_lost(exc)
 
+    def data_received(self, data: bytes) -> None:
+        between_requests = self.cycle is None or self.cycle.response_complete
+        if between_requests and self._header_deadline is None:
+            self._arm()  # the first byte of the next request on a kept-alive connection
+        super().data_received(data)
+
     def handle_events(self) -> None:
         cycle = self.cycle
         super().handle_events()
         if self.cycle is not cycle:  # a request's headers are complete
             self._disarm()
-
-    def on_response_complete(self) -> None:
-        # Armed first: a pipelined request started by the parent disarms it again.
-        if not self.transport.is_closing():
-            self._arm()
-        super().on_response_complete()
 
     def _arm(self) -> None:
         self._disarm()

@@ -10,8 +10,8 @@ name that is not a slug. After every test: the receiver still answers and still 
 
 Most cases go over real HTTP to uvicorn with the receiver's own protocol and limits; a share
 goes in-process (httpx's ASGI transport: the same app with nothing in front that tidies
-headers or checks lengths). Runs are derandomized, so
-CI sees the same cases every time; the total number of cases is asserted and printed.
+headers or checks lengths). Each test has a fixed seed, so CI sees the same cases every
+time; the total number of cases is asserted and printed.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import itertools
 import json
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -75,7 +76,7 @@ _SERIAL = itertools.count()
 """Keeps generated ids apart; a repeated id is expected to be a duplicate, and is checked so."""
 
 GENERATED = settings(
-    derandomize=True,
+    derandomize=False,  # each test has its own fixed seed instead (see _run)
     database=None,
     deadline=None,
     print_blob=True,
@@ -285,6 +286,17 @@ def _generic(draw: st.DrawFn, case: Case, mutation: str, endpoint: str) -> Case:
         case.body = _splice(body, f'"x_text": "{escape}"')
         case.statuses = (400,)
     return case
+
+
+def _unstorable(value: Any) -> bool:
+    """Whether ``value`` holds text the receiver's strict parser refuses (NUL, surrogates)."""
+    if isinstance(value, str):
+        return any(c == "\x00" or "\ud800" <= c <= "\udfff" for c in value)
+    if isinstance(value, dict):
+        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_unstorable(v) for v in value)
+    return False
 
 
 def _top_keys(endpoint: str) -> list[str]:
@@ -550,6 +562,8 @@ def ams_cases(draw: st.DrawFn) -> Case:
             case.statuses = (401,)  # the token is in a body that cannot be read
     if form == "body" and mutation == "not-envelopes":
         case.statuses = (401,)  # no envelope, so no token
+    if form == "body" and not case.valid and _unstorable(envelopes):
+        case.statuses = (401,)  # the token is in a body the strict parser refuses
     if case.valid:
         for envelope in envelopes:
             for i, it in enumerate(envelope["data"]):
@@ -771,6 +785,7 @@ def _report(name: str, started: float) -> None:
 
 
 def _run(name: str, strategy: st.SearchStrategy[tuple[str, Case]], target: Target, n: int) -> None:
+    @seed(zlib.crc32(name.encode()))
     @settings(GENERATED, max_examples=n)
     @given(strategy)
     def run(source_case: tuple[str, Case]) -> None:

@@ -528,3 +528,32 @@ def test_ams_blank_or_broken_facts_are_refused(
 
     assert reply.status_code == 400
     assert _pending(receiver) == []
+
+
+def _read_until(sock: socket.socket, marker: bytes) -> bytes:
+    data = b""
+    while marker not in data and (chunk := sock.recv(65536)):
+        data += chunk
+    return data
+
+
+def test_stalled_headers_on_a_kept_alive_connection_are_cut(
+    make_receiver: Callable[..., Receiver],
+) -> None:
+    rx = make_receiver(header_timeout_s=0.5)
+    parts = urlsplit(rx.url)
+    healthz = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with socket.create_connection((parts.hostname, parts.port), timeout=4.0) as sock:
+        sock.sendall(healthz)
+        first = _read_until(sock, b'{"status":"ok"}')
+        time.sleep(0.8)  # idle between requests is keep-alive's business, not a deadline's
+        sock.sendall(healthz)
+        second = _read_until(sock, b'{"status":"ok"}')
+        started = time.monotonic()
+        sock.sendall(b"POST /webhooks/ams/x HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        third = _read_until(sock, b"\x00never")
+        took = time.monotonic() - started
+
+    assert first.startswith(b"HTTP/1.1 200") and second.startswith(b"HTTP/1.1 200")
+    assert third.startswith(b"HTTP/1.1 408"), third
+    assert 0.4 < took < 2.0
