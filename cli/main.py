@@ -66,3 +66,7 @@ app.add_typer(_inbox.app, name="inbox")
 
 if __name__ == "__main__":
     app()
+
+from cli import rejected as _rejected  # noqa: E402
+
+app.command(name="rejected")(_rejected.rejected)

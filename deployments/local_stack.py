@@ -87,6 +87,7 @@ def local_stack(
         from sandbox.returnly.app import create_app as create_returnly
         from tasks.runtime import reset_runtime
         from webhooks.app import create_app as create_receiver
+        from webhooks.protocol import uvicorn_options
         from webhooks.settings import build_dispatcher
 
         returnly = ThreadedServer(create_returnly()).start()
@@ -101,7 +102,9 @@ def local_stack(
         dispatcher = build_dispatcher(dispatch)  # type: ignore[arg-type]
         if also_dispatch is not None:
             dispatcher = CompositeDispatcher([dispatcher, also_dispatch])
-        receiver = ThreadedServer(create_receiver(dispatcher=dispatcher)).start()
+        receiver = ThreadedServer(
+            create_receiver(dispatcher=dispatcher), **uvicorn_options()
+        ).start()
         stack.callback(receiver.stop)
         worker = spawn(
             [sys.executable, "-m", "deployments.task_worker"],

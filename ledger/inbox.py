@@ -113,6 +113,21 @@ class InboxMixin(Store):
             session.add(row)
         return row
 
+    def rejected_inbox(
+        self, limit: int = 50, *, source: str | None = None, merchant: str | None = None
+    ) -> list[InboxMessage]:
+        """The most recently rejected requests, newest first (``bridge rejected`` shows them)."""
+        if limit <= 0:
+            return []
+        query = select(InboxMessage).where(InboxMessage.status == "rejected")
+        if source is not None:
+            query = query.where(InboxMessage.source == source)
+        if merchant is not None:
+            query = query.where(InboxMessage.merchant == merchant)
+        query = query.order_by(InboxMessage.received_at.desc(), InboxMessage.id.desc())
+        with self._read() as session:
+            return list(session.scalars(query.limit(limit)))
+
     def get_inbox(self, source: str, message_id: str) -> InboxMessage | None:
         """The message stored under (source, message_id), or ``None``."""
         with self._read() as session:

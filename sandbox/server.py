@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -22,13 +23,24 @@ def free_port() -> int:
 
 
 class ThreadedServer:
-    """A uvicorn server in a daemon thread; ``stop()`` shuts it down and joins the thread."""
+    """A uvicorn server in a daemon thread; ``stop()`` shuts it down and joins the thread.
 
-    def __init__(self, app: FastAPI, port: int = 0, host: str = "127.0.0.1") -> None:
+    ``options`` are passed on to ``uvicorn.Config`` (the receiver's protocol and limits).
+    """
+
+    def __init__(
+        self, app: FastAPI, port: int = 0, host: str = "127.0.0.1", **options: Any
+    ) -> None:
         self.host = host
         self.port = port or free_port()
         config = uvicorn.Config(
-            app, host=host, port=self.port, log_level="warning", lifespan="on", access_log=False
+            app,
+            host=host,
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+            **options,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True, name=f"srv-{port}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import threading
 import time
 from functools import lru_cache
@@ -27,7 +28,7 @@ import httpx
 from clients.ams import AmsClient
 from clients.http import default_timeout
 from clients.returnly import ReturnlyClient
-from core.merchant import MerchantConfig, merchant_from_settings
+from core.merchant import SLUG_PATTERN, MerchantConfig, merchant_from_settings
 from core.settings import MerchantSourceSettings, load_settings
 from ledger import Ledger, open_ledger
 
@@ -163,7 +164,13 @@ def block_merchant_names() -> list[str]:
 
 
 def load_merchant(name: str) -> MerchantConfig:
-    """One merchant's configuration, or a clear error listing the known names."""
+    """One merchant's configuration, or a clear error listing the known names.
+
+    A name that is not a merchant slug is refused before any lookup: it must never reach
+    the Prefect API as part of a block path (``..`` would list every merchant block).
+    """
+    if not re.fullmatch(SLUG_PATTERN, name):
+        raise UnknownMerchantError(f"not a merchant name: {name[:64]!r}")
     merchants = configured_merchants()
     if name in merchants:
         return merchants[name]

@@ -14,15 +14,16 @@ from typing import Any
 from clients.ams import AmsEventParseError, parse_rma_event
 from tasks.inbox import SOURCE_AMS
 from webhooks.errors import WebhookPayloadError
+from webhooks.grammar import AMS_EVENT, check_id
 from webhooks.inbox import InboxItem
+from webhooks.limits import MAX_AMS_ENVELOPES, MAX_AMS_ITEMS
 from webhooks.verify import TokenForm
 
 logger = logging.getLogger(__name__)
 
 MESSAGE_TYPE = "rmaEvent"
-MAX_KIND_LEN = 64
-MAX_ID_LEN = 255
 MAX_EXCERPT_ENVELOPES = 5
+_PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError)
 _SECRET_KEYS = frozenset({"token", "authorization"})
 
 
@@ -39,12 +40,23 @@ def _envelopes(body: Any) -> list[dict[str, Any]]:
     envelopes = body if isinstance(body, list) else [body]
     if not envelopes:
         raise WebhookPayloadError("empty array: no rmaEvent envelope")
+    if len(envelopes) > MAX_AMS_ENVELOPES:
+        raise WebhookPayloadError(
+            f"{len(envelopes)} envelopes: at most {MAX_AMS_ENVELOPES} per callback"
+        )
+    items = 0
     for n, envelope in enumerate(envelopes):
         if not isinstance(envelope, dict):
             raise WebhookPayloadError(f"[{n}]: an envelope object was expected")
         message_type = envelope.get("message_type")
         if message_type not in (None, MESSAGE_TYPE):
             raise WebhookPayloadError(f"[{n}]: message_type must be {MESSAGE_TYPE!r}")
+        data = envelope.get("data")
+        if data is not None and not isinstance(data, list):
+            raise WebhookPayloadError(f"[{n}]: data must be an array")
+        items += len(data or [])
+    if items > MAX_AMS_ITEMS:
+        raise WebhookPayloadError(f"{items} data items: at most {MAX_AMS_ITEMS} per callback")
     return envelopes
 
 
@@ -59,7 +71,7 @@ def parse_ams_callback(body: Any) -> tuple[list[InboxItem], int]:
         messages = parse_rma_event(envelopes)
     except AmsEventParseError as exc:
         raise WebhookPayloadError(str(exc)) from None
-    except (ValueError, TypeError):
+    except _PARSE_ERRORS:
         raise WebhookPayloadError("body is not an rmaEvent") from None
     raw_items: dict[tuple[str, int], Any] = {}
     for envelope in envelopes:
@@ -68,17 +80,18 @@ def parse_ams_callback(body: Any) -> tuple[list[InboxItem], int]:
     items: list[InboxItem] = []
     ignored = 0
     for m in messages:
+        check_id(m.message_id, "message_id")
+        check_id(m.dedupe_key, "message_id")
         if not m.customer_identifier:
             ignored += 1
             logger.info(
                 "rmaEvent %s item %d has no customer_identifier: ignored", m.message_id, m.index
             )
             continue
+        check_id(m.customer_identifier, f"item {m.index} customer_identifier")
         kind = m.event or "unknown"
-        if len(kind) > MAX_KIND_LEN or len(m.dedupe_key) > MAX_ID_LEN:
-            raise WebhookPayloadError("event name or message_id is too long")
-        if len(m.customer_identifier) > MAX_ID_LEN:
-            raise WebhookPayloadError("customer_identifier is too long")
+        if not AMS_EVENT.fullmatch(kind):
+            raise WebhookPayloadError(f"item {m.index}: event name {kind[:40]!r} is not a name")
         items.append(
             InboxItem(
                 source=SOURCE_AMS,

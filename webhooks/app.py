@@ -2,7 +2,8 @@
 
 ``POST /webhooks/returnly/{merchant}`` and ``POST /webhooks/ams/{merchant}`` answer
 ``200 {"accepted": n, "duplicates": m}`` once every message is in the ledger inbox, or a
-4xx ``{"error": ...}`` (401 signature/token, 400 malformed, 404 merchant, 413 size).
+4xx ``{"error": ...}`` (400 malformed, 401 signature/token, 404 merchant or path, 405 method,
+408 slow body, 413 size, 415 media type or encoding). No API docs are served.
 """
 
 from __future__ import annotations
@@ -12,15 +13,17 @@ from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.merchant import MerchantConfig
 from ledger import Ledger
 from tasks.runtime import get_ledger, load_merchant
 from webhooks.dispatch import Dispatcher
+from webhooks.errors import WebhookRouteError
+from webhooks.limits import BODY_TIMEOUT_S, MAX_BODY_BYTES, SIGNATURE_TOLERANCE_S
 from webhooks.receiver import Receiver
 
-MAX_BODY_BYTES = 1_048_576
-SIGNATURE_TOLERANCE_S = 300
+_ROUTE_REASONS = {404: "no such endpoint", 405: "method not allowed"}
 
 
 def create_app(
@@ -30,11 +33,14 @@ def create_app(
     dispatcher: Dispatcher,
     max_body_bytes: int = MAX_BODY_BYTES,
     signature_tolerance_s: float = SIGNATURE_TOLERANCE_S,
+    body_timeout_s: float = BODY_TIMEOUT_S,
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
     """A receiver app; every collaborator is injectable so tests can use real ones locally."""
     if max_body_bytes <= 0:
         raise ValueError("max_body_bytes must be positive")
+    if body_timeout_s <= 0:
+        raise ValueError("body_timeout_s must be positive")
     receiver = Receiver(
         ledger_factory=ledger_factory,
         merchant_loader=merchant_loader,
@@ -42,9 +48,25 @@ def create_app(
         max_body_bytes=max_body_bytes,
         signature_tolerance_s=signature_tolerance_s,
         clock=clock,
+        body_timeout_s=body_timeout_s,
     )
-    app = FastAPI(title="Returns bridge webhooks", docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Returns bridge webhooks",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        redirect_slashes=False,  # a 307 to another path is not an answer to a webhook
+    )
     app.state.receiver = receiver
+
+    @app.exception_handler(StarletteHTTPException)
+    async def refused_route(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Unknown path or method: a recorded 4xx like any other refusal."""
+        reason = _ROUTE_REASONS.get(exc.status_code, "request refused")
+        headers = {k.lower(): v for k, v in (exc.headers or {}).items() if k.lower() == "allow"}
+        return await receiver.refuse_route(
+            request, WebhookRouteError(reason, exc.status_code), headers
+        )
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

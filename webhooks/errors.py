@@ -39,3 +39,23 @@ class WebhookUnknownMerchantError(WebhookError):
     """The merchant in the URL is not configured (404)."""
 
     status = 404
+
+
+class WebhookTimeoutError(WebhookError):
+    """The body did not arrive in time (408)."""
+
+    status = 408
+
+
+class WebhookUnsupportedMediaError(WebhookError):
+    """A Content-Type other than JSON or a Content-Encoding other than identity (415)."""
+
+    status = 415
+
+
+class WebhookRouteError(WebhookError):
+    """No endpoint takes the request: an unknown path (404) or method (405)."""
+
+    def __init__(self, reason: str, status: int) -> None:
+        super().__init__(reason)
+        self.status = status

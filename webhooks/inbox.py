@@ -16,6 +16,8 @@ from ledger import Ledger
 from ledger.models import CODE_LEN, ID_LEN, MERCHANT_LEN
 from webhooks.coalesce import DEFAULT_MAX_ITEMS
 from webhooks.dispatch import Dispatcher
+from webhooks.grammar import printable
+from webhooks.limits import MAX_EXCERPT_CHARS
 
 DISPATCH_THREADS = DEFAULT_MAX_ITEMS
 """Messages handed over at once: enough to fill one batch of a batching dispatcher."""
@@ -50,8 +52,21 @@ class StoreResult:
 
 
 def _cut(value: str | None, limit: int) -> str | None:
-    """Claimed values are untrusted: keep them within the column sizes."""
-    return value[:limit] if value is not None else None
+    """Claimed values are untrusted: within the column sizes, nothing the database refuses."""
+    return printable(value, limit)[:limit] if value is not None else None
+
+
+def _safe(value: Any, depth: int = 0) -> Any:
+    """An excerpt with every string cut and escaped (it holds claims, never trusted text)."""
+    if isinstance(value, str):
+        return printable(value, MAX_EXCERPT_CHARS)
+    if isinstance(value, dict) and depth < 4:
+        return {printable(str(k), 64): _safe(v, depth + 1) for k, v in list(value.items())[:20]}
+    if isinstance(value, list) and depth < 4:
+        return [_safe(v, depth + 1) for v in value[:20]]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return printable(str(value), MAX_EXCERPT_CHARS)
 
 
 def store_items(ledger: Ledger, merchant: str, items: Sequence[InboxItem]) -> StoreResult:
@@ -157,11 +172,11 @@ def record_rejection(
     ``excerpt`` must already be safe: built from an allow-list of fields, never the raw body.
     """
     ledger.reject_inbox(
-        source,
+        _cut(source, CODE_LEN) or "unknown",
         _cut(merchant, MERCHANT_LEN) or "",
         _cut(kind, CODE_LEN) or "unknown",
-        excerpt,
-        reason,
+        _safe(excerpt),
+        printable(reason, 500),
         claimed_message_id=_cut(claimed_message_id, ID_LEN),
         subject_id=_cut(subject_id, ID_LEN),
     )

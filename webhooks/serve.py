@@ -10,6 +10,7 @@ import uvicorn
 
 from webhooks.app import create_app
 from webhooks.events import prefect_api_url
+from webhooks.protocol import uvicorn_options
 from webhooks.settings import DISPATCH_MODES, WebhookSettings, build_dispatcher
 
 logger = logging.getLogger("webhooks")
@@ -25,6 +26,8 @@ def parse_args(argv: Sequence[str] | None, defaults: WebhookSettings) -> argpars
     parser.add_argument(
         "--signature-tolerance-s", type=float, default=defaults.signature_tolerance_s
     )
+    parser.add_argument("--header-timeout-s", type=float, default=defaults.header_timeout_s)
+    parser.add_argument("--body-timeout-s", type=float, default=defaults.body_timeout_s)
     parser.add_argument("--log-level", default="info")
     return parser.parse_args(argv)
 
@@ -42,8 +45,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         dispatcher=build_dispatcher(args.dispatch),
         max_body_bytes=args.max_body_bytes,
         signature_tolerance_s=args.signature_tolerance_s,
+        body_timeout_s=args.body_timeout_s,
     )
     logger.info(
         "webhook receiver on http://%s:%d (dispatch=%s)", args.host, args.port, args.dispatch
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+        **uvicorn_options(args.header_timeout_s),
+    )

@@ -10,6 +10,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from webhooks.coalesce import DEFAULT_MAX_ITEMS, DEFAULT_WINDOW_S
 from webhooks.dispatch import CompositeDispatcher, Dispatcher, TaskWorkerDispatcher
 from webhooks.events import EventDispatcher
+from webhooks.limits import (
+    BODY_TIMEOUT_S,
+    HEADER_TIMEOUT_S,
+    MAX_BODY_BYTES,
+    SIGNATURE_TOLERANCE_S,
+)
 
 DispatchMode = Literal["task", "event", "both"]
 DISPATCH_MODES: tuple[DispatchMode, ...] = ("task", "event", "both")
@@ -31,8 +37,12 @@ class WebhookSettings(BaseSettings):
     """``task``: how long a message waits for others of its merchant to travel with."""
     batch_max: int = Field(DEFAULT_MAX_ITEMS, ge=1, le=DEFAULT_MAX_ITEMS)
     """``task``: at most this many messages per task run (1 = one run per message)."""
-    max_body_bytes: int = Field(1_048_576, gt=0)
-    signature_tolerance_s: float = Field(300.0, gt=0)
+    max_body_bytes: int = Field(MAX_BODY_BYTES, gt=0)
+    signature_tolerance_s: float = Field(float(SIGNATURE_TOLERANCE_S), gt=0)
+    header_timeout_s: float = Field(HEADER_TIMEOUT_S, gt=0)
+    """Request headers must be complete this soon after a connection opens (else 408)."""
+    body_timeout_s: float = Field(BODY_TIMEOUT_S, gt=0)
+    """The body must be complete this soon after the headers (else 408)."""
 
 
 def build_dispatcher(

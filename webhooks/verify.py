@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import SecretStr
 
 from webhooks.errors import WebhookAuthError
+from webhooks.limits import MAX_SIGNATURE_HEADER_CHARS, MAX_SIGNATURES, MAX_TIMESTAMP_DIGITS
 
 TokenForm = Literal["bearer", "raw_header", "body"]
 """Where an AMS callback carried its token (contracts §B.6 accepts all three)."""
@@ -24,6 +25,7 @@ TokenForm = Literal["bearer", "raw_header", "body"]
 SIGNATURE_PREFIX = "sha256="
 _SPLIT = re.compile(r"[,\s]+")
 _BEARER = re.compile(r"^bearer\s+", re.IGNORECASE)
+_TIMESTAMP = re.compile(rf"[0-9]{{1,{MAX_TIMESTAMP_DIGITS}}}")
 
 
 def _raw(secret: SecretStr | str) -> bytes:
@@ -34,6 +36,37 @@ def _raw(secret: SecretStr | str) -> bytes:
 def returnly_signature(secret: SecretStr | str, timestamp: str, raw_body: bytes) -> str:
     """Hex HMAC-SHA256 of ``f"{timestamp}." + body``, the value Returnly's header carries."""
     return hmac.new(_raw(secret), f"{timestamp}.".encode() + raw_body, hashlib.sha256).hexdigest()
+
+
+def parse_timestamp(timestamp: str | None) -> str:
+    """``X-Returnly-Timestamp``, unix seconds: 1-12 ASCII digits, nothing else (401).
+
+    Returned as sent, because the signature covers the text, not the number.
+    """
+    if timestamp is None or not _TIMESTAMP.fullmatch(timestamp):
+        raise WebhookAuthError("missing or malformed timestamp")
+    return timestamp
+
+
+def parse_signatures(header: str | None) -> list[str]:
+    """The candidate signatures of ``X-Returnly-Signature``, bounded in length and number.
+
+    Each is ``sha256=<hex>`` or bare hex; several are separated by commas or spaces.
+    """
+    if not header or not header.strip():
+        raise WebhookAuthError("missing signature")
+    if len(header) > MAX_SIGNATURE_HEADER_CHARS:
+        raise WebhookAuthError("malformed signature header")
+    candidates = [c for c in _SPLIT.split(header.strip()) if c]
+    if len(candidates) > MAX_SIGNATURES:
+        raise WebhookAuthError("malformed signature header")
+    return [c[len(SIGNATURE_PREFIX) :] if c.startswith(SIGNATURE_PREFIX) else c for c in candidates]
+
+
+def check_returnly_headers(timestamp: str | None, header: str | None) -> tuple[str, list[str]]:
+    """Both signature headers parsed strictly, before any lookup or body read (401)."""
+    signatures = parse_signatures(header)
+    return parse_timestamp(timestamp), signatures
 
 
 def verify_returnly_signature(
@@ -49,23 +82,14 @@ def verify_returnly_signature(
     ``header`` holds ``sha256=<hex>`` or bare hex; several values separated by commas or
     spaces are accepted (one per active secret while a secret is rotated).
     """
-    if not header or not header.strip():
-        raise WebhookAuthError("missing signature")
-    if not timestamp or not timestamp.strip().isdigit():
-        raise WebhookAuthError("missing or malformed timestamp")
-    ts = timestamp.strip()
+    ts, candidates = check_returnly_headers(timestamp, header)
     if abs(now - int(ts)) > tolerance:
         raise WebhookAuthError("stale timestamp")
     if not _raw(secret):
         raise WebhookAuthError("no webhook secret configured")
     expected = returnly_signature(secret, ts, raw_body).encode()
     matched = False
-    for candidate in _SPLIT.split(header.strip()):
-        value = (
-            candidate[len(SIGNATURE_PREFIX) :]
-            if candidate.startswith(SIGNATURE_PREFIX)
-            else candidate
-        )
+    for value in candidates:
         # No early exit: every candidate is compared, so timing says nothing about which.
         matched |= hmac.compare_digest(value.lower().encode(), expected)
     if not matched:
@@ -99,24 +123,33 @@ def _body_token(body: Any) -> str | None:
     return first if isinstance(first, str) and all(t == first for t in tokens) else None
 
 
+def header_ams_token(headers: Mapping[str, str]) -> AmsToken | None:
+    """``Authorization: Bearer <t>`` or a bare ``Authorization: <t>``; None without one."""
+    auth = _header(headers, "authorization")
+    if auth is None or not auth.strip():
+        return None
+    value = auth.strip()
+    if _BEARER.match(value):
+        return AmsToken(SecretStr(_BEARER.sub("", value, count=1).strip()), "bearer")
+    return AmsToken(SecretStr(value), "raw_header")
+
+
+def body_ams_token(body: Any) -> AmsToken | None:
+    """``token`` of the (parsed) envelope, or of every envelope of an array when they agree."""
+    token = _body_token(body)
+    return AmsToken(SecretStr(token), "body") if token is not None else None
+
+
 def extract_ams_token(headers: Mapping[str, str], body: Any) -> AmsToken | None:
     """The callback's token: ``Authorization: Bearer <t>``, bare ``Authorization: <t>``, or body.
 
     A present ``Authorization`` header wins over the body.
     """
-    auth = _header(headers, "authorization")
-    if auth is not None and auth.strip():
-        value = auth.strip()
-        if _BEARER.match(value):
-            return AmsToken(SecretStr(_BEARER.sub("", value, count=1).strip()), "bearer")
-        return AmsToken(SecretStr(value), "raw_header")
-    token = _body_token(body)
-    return AmsToken(SecretStr(token), "body") if token is not None else None
+    return header_ams_token(headers) or body_ams_token(body)
 
 
-def verify_ams_token(expected: SecretStr, headers: Mapping[str, str], body: Any) -> TokenForm:
-    """Check the callback token in constant time; return the form it came in."""
-    found = extract_ams_token(headers, body)
+def check_ams_token(expected: SecretStr, found: AmsToken | None) -> TokenForm:
+    """Compare a found token with the expected one in constant time; its form if it matches."""
     if found is None:
         raise WebhookAuthError("missing token")
     if not expected.get_secret_value():
@@ -124,3 +157,8 @@ def verify_ams_token(expected: SecretStr, headers: Mapping[str, str], body: Any)
     if not hmac.compare_digest(_raw(found.value), _raw(expected)):
         raise WebhookAuthError(f"wrong token ({found.form})")
     return found.form
+
+
+def verify_ams_token(expected: SecretStr, headers: Mapping[str, str], body: Any) -> TokenForm:
+    """Check the callback token in constant time; return the form it came in."""
+    return check_ams_token(expected, extract_ams_token(headers, body))

@@ -232,3 +232,18 @@ def test_an_invalid_block_names_the_field_never_a_secret(saved: MerchantConfig) 
     for secret in SECRETS.values():
         assert secret not in str(info.value)
     assert runtime.merchant_names("all") == ["acme", "acme-broken", "sandbox-merchant"]
+
+
+@pytest.mark.parametrize("name", ["..", ".", "", "a/b", "a\nb", "Acme", "a" * 64])
+def test_load_merchant_refuses_a_non_slug_before_any_block_lookup(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looked_up: list[str] = []
+    monkeypatch.setattr(runtime, "_blocks_enabled", lambda: True)
+    monkeypatch.setattr(runtime, "block_merchant", lambda n: looked_up.append(n))
+
+    with pytest.raises(runtime.UnknownMerchantError) as refused:
+        runtime.load_merchant(name)
+
+    assert looked_up == []
+    assert "not a merchant name" in str(refused.value)

@@ -35,7 +35,7 @@ async def create_webhook(request: Request) -> Response:
     url, event, secret = attrs.get("url"), attrs.get("event"), attrs.get("secret")
     if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
         raise ApiError(422, "url must be an http(s) URL", "/data/attributes/url")
-    if not isinstance(event, str) or not EVENT_PATTERN.match(event):
+    if not isinstance(event, str) or not EVENT_PATTERN.fullmatch(event):
         raise ApiError(
             422, "event must look like 'return.authorized' or '*'", "/data/attributes/event"
         )

@@ -20,6 +20,8 @@ from sandbox.server import ThreadedServer, serve_in_thread
 from tasks.runtime import reset_runtime
 from tests.integration.webhooks.support import CALLBACK_TOKEN, WEBHOOK_SECRET, Receiver
 from webhooks import RecordingDispatcher, create_app
+from webhooks.limits import HEADER_TIMEOUT_S
+from webhooks.protocol import uvicorn_options
 
 FAST_RETURNLY_DELIVERY = {"max_attempts": 2, "backoff_s": 0.01, "timeout_s": 5.0}
 FAST_AMS_DELIVERY = {"max_attempts": 2, "retry_base_s": 0.01, "timeout_s": 5.0}
@@ -44,14 +46,17 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
 
 @pytest.fixture
 def make_receiver(ledger: Ledger) -> Iterator[Callable[..., Receiver]]:
-    """Start receivers (real uvicorn, free port) with a recording dispatcher; stopped after."""
+    """Start receivers (real uvicorn, free port) with a recording dispatcher; stopped after.
+
+    They run with the receiver's own uvicorn options (header deadline, limits), as deployed.
+    """
     servers: list[ThreadedServer] = []
 
-    def start(**overrides: Any) -> Receiver:
+    def start(*, header_timeout_s: float = HEADER_TIMEOUT_S, **overrides: Any) -> Receiver:
         dispatcher = overrides.pop("dispatcher", None) or RecordingDispatcher()
         overrides.setdefault("ledger_factory", lambda: ledger)
         app = create_app(dispatcher=dispatcher, **overrides)
-        server = ThreadedServer(app).start()
+        server = ThreadedServer(app, **uvicorn_options(header_timeout_s)).start()
         servers.append(server)
         return Receiver(server.url, ledger, dispatcher)
 

@@ -108,3 +108,21 @@ def test_mark_inbox_bad_status_refused(ledger: Ledger) -> None:
     ledger.put_inbox("ams", "msg-1", "m", "k", None, {})
     with pytest.raises(ValueError):
         ledger.mark_inbox("msg-1", "pending")  # type: ignore[arg-type]
+
+
+def test_rejected_inbox_lists_refusals_newest_first(ledger: Ledger) -> None:
+    ledger.put_inbox("returnly", "d-1", "m", "return.authorized", "1", {})
+    ledger.reject_inbox("returnly", "m", "return.authorized", {}, "signature mismatch")
+    ledger.reject_inbox("ams", "m", "rmaEvent", {}, "wrong token (bearer)")
+    ledger.reject_inbox("ams", "other", "rmaEvent", {}, "unknown merchant")
+
+    assert [r.error for r in ledger.rejected_inbox()] == [
+        "unknown merchant",
+        "wrong token (bearer)",
+        "signature mismatch",
+    ]
+    assert [r.error for r in ledger.rejected_inbox(source="ams", merchant="m")] == [
+        "wrong token (bearer)"
+    ]
+    assert len(ledger.rejected_inbox(limit=1)) == 1
+    assert ledger.rejected_inbox(limit=0) == []
