@@ -79,11 +79,12 @@ def render_markdown(
     lines += ["## Counts by kind and severity", "", *table_lines(table, align), ""]
     if previous_counts is None:
         lines += ["_No previous report to compare with._", ""]
-    lines += _oldest(drift, oldest_n)
+    lines += oldest_items(drift, oldest_n)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def _oldest(drift: pd.DataFrame, oldest_n: int) -> list[str]:
+def oldest_items(drift: pd.DataFrame, oldest_n: int) -> list[str]:
+    """The oldest drift rows as a markdown section (with since when and why, once triaged)."""
     if drift.empty or oldest_n <= 0:
         return []
     order = pd.DataFrame(
