@@ -84,29 +84,67 @@ class RefundSpeed:
         return out
 
 
+def _identity_codes(
+    returnly_lines: pd.DataFrame, ams_lines: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """One int64 code per (merchant, customer_identifier), shared by both sides' lines."""
+    n = len(returnly_lines)
+    merchant = pd.concat([returnly_lines["merchant"], ams_lines["merchant"]], ignore_index=True)
+    identity = pd.concat(
+        [returnly_lines["customer_identifier"], ams_lines["customer_identifier"]],
+        ignore_index=True,
+    )
+    m_codes, _ = pd.factorize(merchant)
+    i_codes, identities = pd.factorize(identity)
+    codes = m_codes.astype(np.int64) * max(len(identities), 1) + i_codes
+    return codes[:n], codes[n:]
+
+
 def timeline(returnly_lines: pd.DataFrame, ams_lines: pd.DataFrame) -> pd.DataFrame:
     """One row per Returnly return: its identity, ``ams_id`` and the four instants."""
     validate_frame(returnly_lines, RETURNLY_LINES, "returnly")
     validate_frame(ams_lines, AMS_LINES, "ams")
-    key = ["merchant", "customer_identifier"]
-    returns = returnly_lines.drop_duplicates(key, keep="first")[
-        [*key, "return_id", "created_at", "refunded_at"]
-    ].rename(columns={"created_at": "authorized_at"})
+    r_codes, a_codes = _identity_codes(returnly_lines, ams_lines)
+    _, first = np.unique(r_codes, return_index=True)
+    order = np.sort(first)  # one line per return, in Returnly's order
+    codes = r_codes[order]
+    returns = returnly_lines.iloc[order]
     rmas = (
-        ams_lines.groupby(key, sort=False, observed=True)
+        pd.DataFrame(
+            {
+                "code": a_codes,
+                "ams_id": ams_lines["ams_id"].array,
+                "rma_created_at": ams_lines["created_at"].array,
+                "received_at": ams_lines["received_at"].array,
+            }
+        )
+        .groupby("code", sort=True)
         .agg(
             ams_id=("ams_id", "first"),
-            rma_created_at=("created_at", "min"),
+            rma_created_at=("rma_created_at", "min"),
             received_at=("received_at", "min"),
         )
-        .reset_index()
     )
-    out = returns.merge(rmas, on=key, how="left", validate="1:1")
-    return out[[*key, "return_id", "ams_id", *_TIMES]].reset_index(drop=True)
+    found = rmas.reindex(codes)  # NaN / NaT where the return has no RMA
+    out = pd.DataFrame(
+        {
+            "merchant": returns["merchant"].array,
+            "customer_identifier": returns["customer_identifier"].array,
+            "return_id": returns["return_id"].array,
+            "ams_id": found["ams_id"].array,
+            "authorized_at": returns["created_at"].array,
+            "rma_created_at": found["rma_created_at"].array,
+            "received_at": found["received_at"].array,
+            "refunded_at": returns["refunded_at"].array,
+        }
+    )
+    text = {"merchant": "str", "customer_identifier": "str", "return_id": "str", "ams_id": "str"}
+    times = dict.fromkeys(_TIMES, "datetime64[ns, UTC]")
+    return out.astype({**text, **times})
 
 
 def span_hours(line: pd.DataFrame) -> pd.DataFrame:
-    """Hours of each span per return (NaN: not finished, or its end precedes its start)."""
+    """Hours of each span per return (NaN: not finished; negative: its end precedes its start)."""
     return pd.DataFrame(
         {s.name: ((line[s.end] - line[s.start]) / _HOUR).astype(np.float64) for s in SPANS},
         index=line.index,
@@ -114,28 +152,33 @@ def span_hours(line: pd.DataFrame) -> pd.DataFrame:
 
 
 def _stats(line: pd.DataFrame, hours: pd.DataFrame) -> pd.DataFrame:
-    merchants = pd.Index(sorted(line["merchant"].unique()), dtype="str")
-    grid = pd.MultiIndex.from_product([merchants, list(SPAN_NAMES)], names=["merchant", "span"])
-    long = pd.concat(
-        {s: pd.DataFrame({"merchant": line["merchant"], "hours": hours[s]}) for s in SPAN_NAMES},
-        names=["span", None],
-    ).reset_index(level="span")
-    negative = long["hours"].to_numpy() < 0
-    skipped = long[negative].groupby(["merchant", "span"]).size()
-    kept = long[long["hours"].notna().to_numpy() & ~negative]
-    g = kept.groupby(["merchant", "span"])["hours"]
+    """Per merchant (sorted) and span: counted, skipped, p50, p95, max; a loop over spans only."""
+    m_codes, merchants = pd.factorize(line["merchant"], sort=True)
     low, high = QUANTILES
-    stats = pd.DataFrame(
-        {
-            "returns": g.size(),
-            "skipped": skipped,
-            "p50_h": g.quantile(low),
-            "p95_h": g.quantile(high),
-            "max_h": g.max(),
-        }
-    ).reindex(grid)
-    stats[["returns", "skipped"]] = stats[["returns", "skipped"]].fillna(0).astype(np.int64)
-    return stats.reset_index()
+    parts = []
+    for span in SPANS:
+        h = hours[span.name].to_numpy(dtype=np.float64)
+        backwards = h < 0
+        counted = ~np.isnan(h) & ~backwards
+        g = pd.Series(h[counted]).groupby(m_codes[counted])
+        every = pd.RangeIndex(len(merchants))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "merchant": pd.Series(merchants, dtype="str").to_numpy(),
+                    "span": span.name,
+                    "returns": np.bincount(m_codes[counted], minlength=len(merchants)),
+                    "skipped": np.bincount(m_codes[backwards], minlength=len(merchants)),
+                    "p50_h": g.quantile(low).reindex(every).to_numpy(),
+                    "p95_h": g.quantile(high).reindex(every).to_numpy(),
+                    "max_h": g.max().reindex(every).to_numpy(),
+                }
+            )
+        )
+    stats = pd.concat(parts, ignore_index=True)
+    order = np.lexsort((stats["span"].map(SPAN_NAMES.index).to_numpy(), stats["merchant"]))
+    out = stats.iloc[order].reset_index(drop=True)
+    return out.astype({"merchant": "str", "span": "str", "returns": np.int64, "skipped": np.int64})
 
 
 def refund_speed(
