@@ -171,6 +171,7 @@ def speed_chart_png(nights: Sequence[Night], title: str = "Refund speed") -> byt
     ax.set_title(title, loc="left", fontsize=11, fontweight="bold")
     ax.spines[["top", "right"]].set_visible(False)
     if drawn:
+        ax.set_ylabel("wait (log scale)")
         ax.set_yscale("log")
         ax.set_yticks([h for h, _ in HOUR_TICKS], [label for _, label in HOUR_TICKS])
         ax.set_ylim(MIN_HOURS / 2, HOUR_TICKS[-1][0] * 2)
