@@ -1,8 +1,9 @@
 """Nightly reconciliation: read Returnly, AMS and the ledger, classify drift, report, heal.
 
 Per merchant (one merchant's failure never stops another): fetch both sides concurrently into
-the drift frames, classify, optionally heal, write the full report (CSV + Parquet) and publish
-the table, markdown and chart artifacts under stable keys. Healing is opt-in and a dry run by
+the drift frames, classify, triage (open review exceptions, the previous night's report),
+measure refund speed, optionally heal, write the full report (CSV + Parquet) and publish the
+table, markdown and chart artifacts under stable keys. Healing is opt-in and a dry run by
 default: ``heal=True`` alone only plans; ``heal=True, dry_run=False`` acts.
 """
 
@@ -10,15 +11,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
+from core.speed import duration_text
 from flows.common import artifact_key, tag_run_with_merchants, thread_runner
 from flows.progress import RunProgress, progress_key
 from tasks.reconcile import (
     HealStep,
     MerchantReconcile,
     ReconcileResult,
+    Tonight,
     Window,
     check_fail_above,
     counts_of,
@@ -28,7 +32,9 @@ from tasks.reconcile.tasks import (
     classify_drift,
     fetch_reconcile_frames,
     heal_drift,
+    measure_refund_speed,
     publish_reconcile_artifacts,
+    triage_drift,
     write_reconcile_report,
 )
 from tasks.runtime import merchant_names
@@ -60,8 +66,10 @@ def _reconcile_one(
     logger = get_run_logger()
     frames = fetch_reconcile_frames(name, window)
     progress.advance(description=f"reconcile {name}: fetched")
-    drift, classify_s = classify_drift(name, frames, window)
-    progress.advance(description=f"reconcile {name}: classified")
+    classified, classify_s = classify_drift(name, frames, window)
+    tonight = Tonight(triage_drift(name, classified, window), measure_refund_speed(name, frames))
+    drift = tonight.drift  # an explained row is not healable: the stage would hold it again
+    progress.advance(description=f"reconcile {name}: classified and triaged")
     steps: list[HealStep] = plan_healing(drift) if heal else []
     if steps and dry_run:
         for step in steps:
@@ -74,8 +82,8 @@ def _reconcile_one(
             )
     elif steps:
         steps = heal_drift(name, steps)
-    folder = write_reconcile_report(name, drift, steps, window)
-    publish_reconcile_artifacts(name, drift, steps, window, folder, _heal_mode(heal, dry_run))
+    folder = write_reconcile_report(name, tonight, steps, window)
+    publish_reconcile_artifacts(name, tonight, steps, window, folder, _heal_mode(heal, dry_run))
     progress.advance(description=f"reconcile {name}: published")
     counts = counts_of(drift)
     logger.info("%s: %d drift rows %s", name, counts.total, counts.by_severity)
@@ -88,6 +96,8 @@ def _reconcile_one(
         by_kind=counts.by_kind,
         by_severity=counts.by_severity,
         healable=counts.healable,
+        triage=tonight.triage.counts.as_dict(),
+        refund_speed=tonight.speed.for_merchant(name),
         healing=steps,
         report_dir=folder,
         timings={
@@ -107,14 +117,18 @@ def _summary_markdown(result: ReconcileResult) -> str:
         "",
         f"At {result.now.isoformat()}, trailing {result.days} days.",
         "",
-        "| merchant | drift | critical | high | medium | low | healable | healed |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| merchant | drift | critical | high | medium | low | healable | healed | new | "
+        "resolved | explained | authorize → refunded p50 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, m in sorted(result.merchants.items()):
-        sev = m.by_severity
+        sev, tri = m.by_severity, m.triage
+        p50 = m.refund_speed.get("authorize_to_refund", {}).get("p50_h")
         lines.append(
             f"| {name} | {m.total} | {sev.get('critical', 0)} | {sev.get('high', 0)} | "
-            f"{sev.get('medium', 0)} | {sev.get('low', 0)} | {m.healable} | {m.healed} |"
+            f"{sev.get('medium', 0)} | {sev.get('low', 0)} | {m.healable} | {m.healed} | "
+            f"{tri.get('new', 0)} | {tri.get('resolved', 0)} | {tri.get('explained', 0)} | "
+            f"{duration_text([np.nan if p50 is None else float(p50)]).iloc[0]} |"
         )
     for name, err in sorted(result.failed_merchants.items()):
         lines.append(f"\n**merchant {name} failed:** {err}")

@@ -16,7 +16,7 @@ from core.drift.frames import (
     validate_frame,
 )
 from core.drift.hits import SEVERITIES
-from core.drift.report import render_markdown, summarize
+from core.drift.report import oldest_items, render_markdown, summarize
 from core.drift.rules import KINDS, RULES, Rule
 from core.drift.thresholds import DriftThresholds, MerchantThresholds, damaged_refund_fraction
 
@@ -38,6 +38,7 @@ __all__ = [
     "coerce_frame",
     "damaged_refund_fraction",
     "empty_frame",
+    "oldest_items",
     "render_markdown",
     "summarize",
     "validate_frame",

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd  # type: ignore[import-untyped]  # no stubs for pandas 3
 
 from core.drift.classify import KIND_DTYPE, SEVERITY_DTYPE
-from core.drift.text import tenths
+from core.drift.text import day_text, exception_label, table_lines, tenths
 
 _MOST_SEVERE_FIRST: Final = list(reversed(SEVERITY_DTYPE.categories))
 
@@ -39,20 +39,6 @@ def _change(now: pd.Series, before: pd.Series) -> pd.Series:
     delta = now - before.reindex(now.index, fill_value=0).astype(np.int64)
     sign = np.where(delta > 0, "+", "")
     return pd.Series(sign, index=now.index, dtype="str") + delta.astype("str")
-
-
-def _cell(values: pd.Series) -> pd.Series:
-    """Text safe inside a markdown table cell."""
-    return values.astype("str").fillna("").str.replace("|", "\\|").str.replace("\n", " ")
-
-
-def _table(frame: pd.DataFrame, align: str) -> list[str]:
-    cells = [_cell(frame[column]) for column in frame.columns]
-    rows = cells[0].radd("| ")
-    for column in cells[1:]:
-        rows = rows + " | " + column
-    header = "| " + " | ".join(frame.columns) + " |"
-    return [header, align, *(rows + " |").tolist()]
 
 
 def render_markdown(
@@ -90,14 +76,15 @@ def render_markdown(
         before.loc["**total**"] = int(_totals(previous_counts).sum())
         table["change"] = _change(now_totals, before).to_numpy()
         align += "---:|"
-    lines += ["## Counts by kind and severity", "", *_table(table, align), ""]
+    lines += ["## Counts by kind and severity", "", *table_lines(table, align), ""]
     if previous_counts is None:
         lines += ["_No previous report to compare with._", ""]
-    lines += _oldest(drift, oldest_n)
+    lines += oldest_items(drift, oldest_n)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def _oldest(drift: pd.DataFrame, oldest_n: int) -> list[str]:
+def oldest_items(drift: pd.DataFrame, oldest_n: int) -> list[str]:
+    """The oldest drift rows as a markdown section (with since when and why, once triaged)."""
     if drift.empty or oldest_n <= 0:
         return []
     order = pd.DataFrame(
@@ -121,5 +108,10 @@ def _oldest(drift: pd.DataFrame, oldest_n: int) -> list[str]:
             "action": top["suggested_action"],
         }
     )
+    align = "|---:|---|---|---|---|---|---|"
+    if "first_seen" in top.columns:  # triaged (core.drift.triage): since when, and why
+        shown.insert(1, "first seen", day_text(top["first_seen"]).to_numpy())
+        shown.insert(len(shown.columns) - 1, "review exception", exception_label(top).to_numpy())
+        align = "|---:|---|---|---|---|---|---|---|---|"
     title = f"## Oldest open items (top {min(oldest_n, len(drift))} of {len(drift)})"
-    return [title, "", *_table(shown, "|---:|---|---|---|---|---|---|"), ""]
+    return [title, "", *table_lines(shown, align), ""]

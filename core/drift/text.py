@@ -53,3 +53,32 @@ def tenths(values: pd.Series | np.ndarray) -> pd.Series:
     scaled = np.rint(np.where(known, arr, 0.0) * 10).astype(np.int64)
     text = money(scaled / 10.0).str.slice(stop=-1)
     return text.where(known, "n/a")
+
+
+def cell_text(values: pd.Series) -> pd.Series:
+    """Text safe inside a markdown table cell."""
+    return values.astype("str").fillna("").str.replace("|", "\\|").str.replace("\n", " ")
+
+
+def table_lines(frame: pd.DataFrame, align: str) -> list[str]:
+    """A markdown table of ``frame`` (header, the ``align`` row, one line per row)."""
+    cells = [cell_text(frame[column]).reset_index(drop=True) for column in frame.columns]
+    rows = cells[0].radd("| ")
+    for column in cells[1:]:
+        rows = rows + " | " + column
+    header = "| " + " | ".join(frame.columns) + " |"
+    return [header, align, *(rows + " |").tolist()]
+
+
+def day_text(stamps: pd.Series) -> pd.Series:
+    """Timestamps as their UTC date ("2026-11-18"); missing ones become "n/a"."""
+    text = pd.Series(stamps.dt.strftime("%Y-%m-%d").to_numpy(), dtype="str")
+    return text.fillna("n/a")
+
+
+def exception_label(drift: pd.DataFrame) -> pd.Series:
+    """The explaining review exception of each triaged drift row ("#7 mapping:missing_sku")."""
+    ids = pd.Series(drift["exception_id"].astype("Int64").astype("str").to_numpy(), dtype="str")
+    reasons = pd.Series(drift["exception_reason"].to_numpy(), dtype="str")
+    explained = drift["explained"].to_numpy(dtype=bool)
+    return ("#" + ids + " " + reasons).where(explained, "none")

@@ -11,9 +11,17 @@ from tasks.reconcile.ams_frame import (
     rma_rows,
     rmas_frame,
 )
-from tasks.reconcile.chart import Night, markdown_chart, svg_chart
+from tasks.reconcile.chart import (
+    drift_chart_png,
+    markdown_chart,
+    markdown_speed_chart,
+    png_data_url,
+    speed_chart_png,
+)
+from tasks.reconcile.exceptions_frame import exception_identity, exceptions_frame, open_exceptions
 from tasks.reconcile.fetch import FetchTimings, Sides, fetch_sides, return_id_for_identifier
 from tasks.reconcile.heal import HEAL_ACTIONS, NEVER_HEAL, heal, plan_healing
+from tasks.reconcile.history import Night, previous_counts, previous_drift, trend
 from tasks.reconcile.ledger_frame import ledger_frame, read_links, refunded_return_ids
 from tasks.reconcile.models import (
     THRESHOLD_KEYS,
@@ -24,12 +32,11 @@ from tasks.reconcile.models import (
 )
 from tasks.reconcile.report import (
     Counts,
+    Tonight,
     counts_of,
-    previous_counts,
     report_dir,
     report_markdown,
     table_rows,
-    trend,
     write_report,
 )
 from tasks.reconcile.returnly_frame import ReturnSink, return_rows, returns_frame, split_refunds
@@ -57,19 +64,27 @@ __all__ = [
     "ReturnSink",
     "RmaSink",
     "Sides",
+    "Tonight",
     "Window",
     "build_frames",
     "check_fail_above",
     "counts_of",
     "detect_drift",
+    "drift_chart_png",
+    "exception_identity",
+    "exceptions_frame",
     "fetch_frames",
     "fetch_sides",
     "heal",
     "identity_of",
     "ledger_frame",
     "markdown_chart",
+    "markdown_speed_chart",
+    "open_exceptions",
     "plan_healing",
+    "png_data_url",
     "previous_counts",
+    "previous_drift",
     "read_links",
     "refunded_return_ids",
     "report_dir",
@@ -79,8 +94,8 @@ __all__ = [
     "returns_frame",
     "rma_rows",
     "rmas_frame",
+    "speed_chart_png",
     "split_refunds",
-    "svg_chart",
     "table_rows",
     "thresholds_for",
     "trend",

@@ -1,18 +1,26 @@
-"""Drift by kind over the last nights, dependency-free: a markdown chart and an SVG.
+"""The report's charts over the nights kept: drift by kind, refund speed p50/p95.
 
-The markdown version renders anywhere (Prefect UI markdown artifacts, a terminal); the SVG is
-written next to the report and published as an image artifact (a ``data:`` URL).
+Two forms of each: a markdown table with sparklines (renders anywhere: Prefect UI markdown
+artifacts, a terminal) and a PNG drawn by matplotlib's Agg backend (no display, no browser),
+written next to the report and published as an image artifact (a ``data:`` URL). Figures are
+built as ``Figure`` objects, never through ``pyplot``, so no global state is shared between
+the flow's threads.
 """
 
 from __future__ import annotations
 
 import base64
+import io
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from html import escape
 from typing import Final
 
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
 from core.drift import KINDS
+from core.speed import SPANS
+from tasks.reconcile.history import Night
 
 TICKS: Final = "▁▂▃▄▅▆▇█"
 BAR_WIDTH: Final = 24
@@ -28,27 +36,27 @@ PALETTE: Final = (
     "#57534e",
     "#0f766e",
 )
+FIGSIZE: Final = (9.0, 3.8)
+DPI: Final = 100
+MIN_HOURS: Final = 1 / 60
+"""Speeds below a minute are drawn at a minute (the speed chart's axis is logarithmic)."""
+HOUR_TICKS: Final = ((1 / 60, "1 min"), (1.0, "1 h"), (24.0, "1 d"), (168.0, "1 w"), (720, "30 d"))
 
 
-@dataclass(frozen=True, slots=True)
-class Night:
-    """One night's counts per kind (``day`` as YYYY-MM-DD)."""
-
-    day: str
-    by_kind: dict[str, int]
-
-    @property
-    def total(self) -> int:
-        """All drift rows that night."""
-        return sum(self.by_kind.values())
-
-
-def sparkline(values: Sequence[int]) -> str:
-    """One tick per value, scaled to the largest (all zero: the lowest tick)."""
-    top = max(values, default=0)
+def sparkline(values: Sequence[float | None]) -> str:
+    """One tick per value, scaled to the largest (all zero: the lowest tick; missing: a space)."""
+    known = [v for v in values if v is not None and not math.isnan(v)]
+    top = max(known, default=0)
     if top <= 0:
-        return TICKS[0] * len(values)
-    return "".join(TICKS[round(v / top * (len(TICKS) - 1))] for v in values)
+        return "".join(" " if v is None else TICKS[0] for v in values)
+    return "".join(
+        " " if v is None or math.isnan(v) else TICKS[round(v / top * (len(TICKS) - 1))]
+        for v in values
+    )
+
+
+def _span_of(nights: Sequence[Night]) -> str:
+    return f"{nights[0].day} → {nights[-1].day}" if len(nights) > 1 else nights[-1].day
 
 
 def markdown_chart(nights: Sequence[Night]) -> str:
@@ -57,9 +65,8 @@ def markdown_chart(nights: Sequence[Night]) -> str:
         return "_No nights recorded yet._\n"
     tonight = nights[-1]
     top = max(tonight.by_kind.values(), default=0)
-    span = f"{nights[0].day} → {tonight.day}" if len(nights) > 1 else tonight.day
     lines = [
-        f"Trend over {len(nights)} night(s), {span}.",
+        f"Trend over {len(nights)} night(s), {_span_of(nights)}.",
         "",
         "| kind | trend | tonight | chart |",
         "|---|---|---:|---|",
@@ -75,51 +82,107 @@ def markdown_chart(nights: Sequence[Night]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def svg_chart(nights: Sequence[Night], title: str = "Drift by kind") -> str:
-    """Stacked bars (one per night, one colour per kind) with a legend, as SVG text."""
-    bar, gap, plot_h, left, top_pad = 28, 12, 180, 40, 30
-    legend_w = 190
-    width = left + max(len(nights), 1) * (bar + gap) + gap + legend_w
-    height = top_pad + plot_h + 40
-    peak = max((n.total for n in nights), default=0) or 1
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
-        '<rect width="100%" height="100%" fill="white"/>',
-        f'<text x="{left}" y="18" font-size="13" font-weight="bold">{escape(title)}</text>',
-        f'<line x1="{left}" y1="{top_pad + plot_h}" x2="{width - legend_w}" '
-        f'y2="{top_pad + plot_h}" stroke="#999"/>',
-        f'<text x="{left - 6}" y="{top_pad + 4}" text-anchor="end">{peak}</text>',
-        f'<text x="{left - 6}" y="{top_pad + plot_h}" text-anchor="end">0</text>',
+def speed_series(nights: Sequence[Night], span: str, stat: str) -> list[float | None]:
+    """One stat (``p50_h``, ``p95_h``...) of one span over the nights (``None``: not measured)."""
+    out: list[float | None] = []
+    for night in nights:
+        value = night.speed.get(span, {}).get(stat)
+        out.append(None if value is None else float(value))
+    return out
+
+
+def _hours(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if value < 1:
+        return f"{round(value * 60)} min"
+    return f"{value:.1f} h" if value < 48 else f"{value / 24:.1f} d"
+
+
+def markdown_speed_chart(nights: Sequence[Night]) -> str:
+    """A table per span: p50 and p95 over the nights, and tonight's values."""
+    if not nights:
+        return "_No nights recorded yet._\n"
+    lines = [
+        f"Trend over {len(nights)} night(s), {_span_of(nights)}.",
+        "",
+        "| span | p50 trend | p50 tonight | p95 trend | p95 tonight |",
+        "|---|---|---:|---|---:|",
     ]
-    for i, night in enumerate(nights):
-        x = left + gap + i * (bar + gap)
-        y = float(top_pad + plot_h)
-        for k, kind in enumerate(KINDS):
-            count = night.by_kind.get(kind, 0)
-            if count <= 0:
-                continue
-            h = count / peak * plot_h
-            y -= h
-            parts.append(
-                f'<rect x="{x}" y="{y:.1f}" width="{bar}" height="{h:.1f}" '
-                f'fill="{PALETTE[k % len(PALETTE)]}"><title>{escape(kind)}: {count}</title></rect>'
-            )
-        parts.append(
-            f'<text x="{x + bar / 2}" y="{top_pad + plot_h + 14}" text-anchor="middle">'
-            f"{escape(night.day[5:])}</text>"
+    for span in SPANS:
+        p50 = speed_series(nights, span.name, "p50_h")
+        p95 = speed_series(nights, span.name, "p95_h")
+        lines.append(
+            f"| {span.label} | `{sparkline(p50)}` | {_hours(p50[-1])} | "
+            f"`{sparkline(p95)}` | {_hours(p95[-1])} |"
         )
-    lx = width - legend_w + 10
+    return "\n".join(lines) + "\n"
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})  # Agg, no display
+    return buffer.getvalue()
+
+
+def drift_chart_png(nights: Sequence[Night], title: str = "Drift by kind") -> bytes:
+    """Stacked bars (one per night, one colour per kind) with a legend, as PNG bytes."""
+    figure = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
+    ax = figure.add_subplot()
+    days = [n.day[5:] for n in nights]
+    base = [0] * len(nights)
     for k, kind in enumerate(KINDS):
-        ly = top_pad + k * 16
-        parts.append(
-            f'<rect x="{lx}" y="{ly}" width="10" height="10" fill="{PALETTE[k % len(PALETTE)]}"/>'
-        )
-        parts.append(f'<text x="{lx + 14}" y="{ly + 9}">{escape(kind)}</text>')
-    parts.append("</svg>")
-    return "\n".join(parts) + "\n"
+        counts = [n.by_kind.get(kind, 0) for n in nights]
+        ax.bar(days, counts, bottom=base, label=kind, color=PALETTE[k % len(PALETTE)], width=0.7)
+        base = [b + c for b, c in zip(base, counts, strict=True)]
+    ax.set_title(title, loc="left", fontsize=11, fontweight="bold")
+    ax.set_ylabel("drift rows")
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if not nights:
+        ax.text(0.5, 0.5, "no nights recorded yet", ha="center", transform=ax.transAxes)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    return _png(figure)
 
 
-def svg_data_url(svg: str) -> str:
-    """The SVG as a ``data:`` URL (for an image artifact)."""
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+def speed_chart_png(nights: Sequence[Night], title: str = "Refund speed") -> bytes:
+    """p50 (solid) and p95 (dashed) of every span over the nights, log hours, as PNG bytes."""
+    figure = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
+    ax = figure.add_subplot()
+    days = [n.day[5:] for n in nights]
+    drawn = False
+    for k, span in enumerate(SPANS):
+        colour = PALETTE[(k * 3 + 5) % len(PALETTE)]
+        for stat, style in (("p50_h", "-"), ("p95_h", "--")):
+            series = speed_series(nights, span.name, stat)
+            values = [math.nan if v is None else max(v, MIN_HOURS) for v in series]
+            if all(math.isnan(v) for v in values):
+                continue
+            ax.plot(
+                days,
+                values,
+                linestyle=style,
+                marker="o",
+                markersize=3,
+                color=colour,
+                label=f"{span.label} {stat[:3]}",
+            )
+            drawn = True
+    ax.set_title(title, loc="left", fontsize=11, fontweight="bold")
+    ax.spines[["top", "right"]].set_visible(False)
+    if drawn:
+        ax.set_ylabel("wait (log scale)")
+        ax.set_yscale("log")
+        ax.set_yticks([h for h, _ in HOUR_TICKS], [label for _, label in HOUR_TICKS])
+        ax.set_ylim(MIN_HOURS / 2, HOUR_TICKS[-1][0] * 2)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    else:
+        ax.set_xticks(range(len(days)), days)
+        ax.set_yticks([])
+        ax.text(0.5, 0.5, "no refund measured yet", ha="center", transform=ax.transAxes)
+    return _png(figure)
+
+
+def png_data_url(png: bytes) -> str:
+    """PNG bytes as a ``data:`` URL (for an image artifact)."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")

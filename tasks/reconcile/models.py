@@ -45,6 +45,10 @@ class MerchantReconcile(BaseModel):
     by_kind: dict[str, int] = Field(default_factory=dict)
     by_severity: dict[str, int] = Field(default_factory=dict)
     healable: int = 0
+    triage: dict[str, int] = Field(default_factory=dict)
+    """Against the previous report: ``new``, ``still_open``, ``resolved``, ``explained``..."""
+    refund_speed: dict[str, dict[str, float | int | None]] = Field(default_factory=dict)
+    """Per span (``authorize_to_refund``...): returns, skipped, p50_h, p95_h, max_h."""
     healing: list[HealStep] = Field(default_factory=list)
     report_dir: str | None = None
     timings: dict[str, float] = Field(default_factory=dict)

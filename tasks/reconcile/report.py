@@ -1,9 +1,11 @@
-"""The nightly report on disk and its text: CSV + Parquet, counts for tomorrow, trend, markdown.
+"""The nightly report on disk and its text: CSV + Parquet, counts for tomorrow, charts, markdown.
 
 Layout: ``<reports_dir>/<merchant>/<YYYY-MM-DD>/`` (the date in the merchant's timezone) with
-``drift.csv``, ``drift.parquet``, ``counts.json`` (what the next night compares with and the
-trend chart reads), ``healing.json`` and ``trend.svg``. A second run on the same date replaces
-that date's files; the previous night is the latest earlier date with a ``counts.json``.
+``drift.csv`` and ``drift.parquet`` (every drift row with its triage: the next night carries
+``first_seen`` from here), ``counts.json`` (counts, triage counts and refund speed: what the
+next night compares with and the trend charts read), ``slowest.csv`` (the slowest returns),
+``healing.json``, ``trend.png`` and ``speed.png``. A second run on the same date replaces that
+date's files; the previous night is the latest earlier date (:mod:`tasks.reconcile.history`).
 """
 
 from __future__ import annotations
@@ -19,28 +21,67 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]  # no stubs for pandas 3
 
-from core.drift import SEVERITIES, render_markdown, summarize
-from tasks.reconcile.chart import Night, markdown_chart, svg_chart
+from core.drift import SEVERITIES, oldest_items, render_markdown, summarize
+from core.drift.triage import Triage
+from core.drift.triage_report import render_triage
+from core.speed import RefundSpeed, render_speed
+from tasks.reconcile.chart import (
+    drift_chart_png,
+    markdown_chart,
+    markdown_speed_chart,
+    speed_chart_png,
+)
+from tasks.reconcile.history import COUNTS_FILE as COUNTS_FILE  # read by the demo summary
+from tasks.reconcile.history import DRIFT_FILE, Night, trend
 from tasks.reconcile.models import HealStep
 from tasks.reconcile.window import Window
 
-COUNTS_FILE: Final = "counts.json"
-TREND_NIGHTS: Final = 14
 TABLE_LIMIT: Final = 500
 HEAL_SHOWN: Final = 50
+OLDEST_SHOWN: Final = 10
 TABLE_COLUMNS: Final = (
     "severity",
     "kind",
+    "triage",
     "age_days",
+    "age_bucket",
     "since",
+    "first_seen",
     "customer_identifier",
     "return_id",
     "ams_id",
     "detail",
+    "explained",
+    "exception_id",
+    "exception_reason",
     "suggested_action",
     "healable",
     "heal",
 )
+_TEXT_COLUMNS: Final = (
+    "triage",
+    "age_bucket",
+    "customer_identifier",
+    "return_id",
+    "ams_id",
+    "detail",
+    "exception_reason",
+    "suggested_action",
+    "heal",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Tonight:
+    """What one night's report shows: the triaged drift (and what was resolved), refund speed."""
+
+    triage: Triage
+    speed: RefundSpeed
+
+    @property
+    def drift(self) -> pd.DataFrame:
+        """Tonight's drift rows, triaged."""
+        return self.triage.drift
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,38 +115,6 @@ def report_dir(root: Path, merchant: str, day: date) -> Path:
     return root / merchant / day.isoformat()
 
 
-def _dated_dirs(root: Path, merchant: str) -> list[tuple[date, Path]]:
-    base = root / merchant
-    if not base.is_dir():
-        return []
-    out = []
-    for child in base.iterdir():
-        try:
-            day = date.fromisoformat(child.name)
-        except ValueError:
-            continue
-        if (child / COUNTS_FILE).is_file():
-            out.append((day, child))
-    return sorted(out)
-
-
-def _night(path: Path) -> Night:
-    data = json.loads((path / COUNTS_FILE).read_text(encoding="utf-8"))
-    return Night(day=str(data["date"]), by_kind={k: int(v) for k, v in data["by_kind"].items()})
-
-
-def previous_counts(root: Path, merchant: str, day: date) -> dict[str, int] | None:
-    """Counts per kind of the latest report dated before ``day`` (``None``: first night)."""
-    earlier = [path for d, path in _dated_dirs(root, merchant) if d < day]
-    return _night(earlier[-1]).by_kind if earlier else None
-
-
-def trend(root: Path, merchant: str, day: date, nights: int = TREND_NIGHTS) -> list[Night]:
-    """The last ``nights`` reports up to and including ``day``, oldest first."""
-    dirs = [path for d, path in _dated_dirs(root, merchant) if d <= day]
-    return [_night(path) for path in dirs[-nights:]]
-
-
 def heal_column(drift: pd.DataFrame, healing: Sequence[HealStep]) -> pd.Series:
     """Per drift row, the healing outcome of its (identity, kind), else empty."""
     by_key = {(s.customer_identifier, s.kind): f"{s.action}: {s.outcome}" for s in healing}
@@ -118,8 +127,12 @@ def export_frame(drift: pd.DataFrame, healing: Sequence[HealStep]) -> pd.DataFra
     return drift.assign(heal=heal_column(drift, healing))
 
 
+def _iso_column(values: pd.Series) -> pd.Series:
+    return values.map(_iso, na_action="ignore").astype("str")
+
+
 def write_report(
-    drift: pd.DataFrame,
+    tonight: Tonight,
     healing: Sequence[HealStep],
     *,
     root: Path,
@@ -127,14 +140,20 @@ def write_report(
     day: date,
     window: Window,
 ) -> Path:
-    """Write CSV, Parquet, counts, healing and the trend chart; answers the directory."""
+    """Write CSV, Parquet, counts, the slowest returns, healing and both charts."""
     folder = report_dir(root, merchant, day)
     folder.mkdir(parents=True, exist_ok=True)
-    full = export_frame(drift, healing)
-    full.to_parquet(folder / "drift.parquet", index=False)
-    as_text = full.assign(since=full["since"].map(_iso, na_action="ignore").astype("str"))
-    as_text.to_csv(folder / "drift.csv", index=False)
-    counts = counts_of(drift)
+    full = export_frame(tonight.drift, healing)
+    full.to_parquet(folder / DRIFT_FILE, index=False)
+    full.assign(
+        since=_iso_column(full["since"]), first_seen=_iso_column(full["first_seen"])
+    ).to_csv(folder / "drift.csv", index=False)
+    slowest = tonight.speed.slowest
+    slowest.assign(
+        **{c: _iso_column(slowest[c]) for c in slowest.columns if c.endswith("_at")}
+    ).to_csv(folder / "slowest.csv", index=False)
+    counts = counts_of(tonight.drift)
+    previous_at = tonight.triage.previous_at
     summary = {
         "merchant": merchant,
         "date": day.isoformat(),
@@ -148,12 +167,15 @@ def write_report(
         "healable": counts.healable,
         "by_kind": counts.by_kind,
         "by_severity": counts.by_severity,
+        "triage": tonight.triage.counts.as_dict(),
+        "previous_report": None if previous_at is None else previous_at.isoformat(),
+        "refund_speed": tonight.speed.for_merchant(merchant),
     }
     _write_json(folder / COUNTS_FILE, summary)
     _write_json(folder / "healing.json", [s.model_dump(mode="json") for s in healing])
-    (folder / "trend.svg").write_text(
-        svg_chart(trend(root, merchant, day), f"Drift by kind: {merchant}"), encoding="utf-8"
-    )
+    nights = trend(root, merchant, day)
+    (folder / "trend.png").write_bytes(drift_chart_png(nights, f"Drift by kind: {merchant}"))
+    (folder / "speed.png").write_bytes(speed_chart_png(nights, f"Refund speed: {merchant}"))
     return folder
 
 
@@ -170,23 +192,19 @@ def _iso(value: Any) -> str:
 def table_rows(
     drift: pd.DataFrame, healing: Sequence[HealStep], limit: int = TABLE_LIMIT
 ) -> list[dict[str, Any]]:
-    """The first ``limit`` rows (most severe first) as JSON-safe dicts for a table artifact."""
+    """The first ``limit`` triaged rows (most severe first) as JSON-safe dicts for a table."""
     top = export_frame(drift.head(limit), healing)
     columns: dict[str, list[Any]] = {
         "severity": top["severity"].astype("str").tolist(),
         "kind": top["kind"].astype("str").tolist(),
         "age_days": [None if np.isnan(v) else round(float(v), 1) for v in top["age_days"]],
         "since": [None if pd.isna(v) else _iso(v) for v in top["since"]],
+        "first_seen": [None if pd.isna(v) else _iso(v) for v in top["first_seen"]],
         "healable": [bool(v) for v in top["healable"]],
+        "explained": [bool(v) for v in top["explained"]],
+        "exception_id": [None if pd.isna(v) else int(v) for v in top["exception_id"]],
     }
-    for name in (
-        "customer_identifier",
-        "return_id",
-        "ams_id",
-        "detail",
-        "suggested_action",
-        "heal",
-    ):
+    for name in _TEXT_COLUMNS:
         columns[name] = [None if pd.isna(v) else str(v) for v in top[name]]
     return [{name: columns[name][i] for name in TABLE_COLUMNS} for i in range(len(top))]
 
@@ -212,7 +230,7 @@ def healing_markdown(healing: Sequence[HealStep], mode: str) -> list[str]:
 
 
 def report_markdown(
-    drift: pd.DataFrame,
+    tonight: Tonight,
     *,
     merchant: str,
     window: Window,
@@ -222,17 +240,27 @@ def report_markdown(
     heal_mode: str,
     folder: Path | None,
 ) -> str:
-    """The markdown artifact: the core drift report, trend chart, healing and file paths."""
-    body = render_markdown(drift, previous_counts=previous).split("\n", 1)[1]
+    """The markdown artifact: drift counts, triage, oldest items, refund speed, trends, healing."""
+    drift = tonight.drift
+    body = render_markdown(drift, previous_counts=previous, oldest_n=0).split("\n", 1)[1]
     lines = [
         f"# Returns drift report: {merchant}",
         "",
         f"Reconciled at {window.now.isoformat()} over returns {window.describe()}.",
         body.rstrip("\n"),
         "",
+        render_triage(tonight.triage).rstrip("\n"),
+        "",
+        *oldest_items(drift, OLDEST_SHOWN),
+        render_speed(tonight.speed).rstrip("\n"),
+        "",
         "## Drift by kind over the last nights",
         "",
         markdown_chart(nights).rstrip("\n"),
+        "",
+        "## Refund speed over the last nights",
+        "",
+        markdown_speed_chart(nights).rstrip("\n"),
         "",
         *healing_markdown(healing, heal_mode),
     ]
@@ -241,8 +269,9 @@ def report_markdown(
             "## Full report",
             "",
             f"- CSV: `{folder / 'drift.csv'}`",
-            f"- Parquet: `{folder / 'drift.parquet'}`",
-            f"- Trend chart: `{folder / 'trend.svg'}`",
+            f"- Parquet: `{folder / DRIFT_FILE}`",
+            f"- Slowest returns: `{folder / 'slowest.csv'}`",
+            f"- Charts: `{folder / 'trend.png'}`, `{folder / 'speed.png'}`",
             "",
         ]
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -20,17 +20,20 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NONE
 
+from core.drift.triage import Triage, triage
 from core.settings import load_settings
-from tasks.reconcile.chart import svg_chart, svg_data_url
+from core.speed import RefundSpeed, refund_speed
+from tasks.reconcile.chart import drift_chart_png, png_data_url, speed_chart_png
+from tasks.reconcile.exceptions_frame import open_exceptions
 from tasks.reconcile.heal import heal
+from tasks.reconcile.history import previous_counts, previous_drift, trend
 from tasks.reconcile.models import HealStep
 from tasks.reconcile.report import (
+    Tonight,
     counts_of,
-    previous_counts,
     report_day,
     report_markdown,
     table_rows,
-    trend,
     write_report,
 )
 from tasks.reconcile.run import Frames, detect_drift, fetch_frames
@@ -77,6 +80,33 @@ def classify_drift(merchant: str, frames: Frames, window: Window) -> tuple[pd.Da
 
 
 @task(
+    name="triage-drift",
+    tags=["ledger", "reports"],
+    cache_policy=NONE,
+    task_run_name="triage-{merchant}",
+)
+def triage_drift(merchant: str, drift: pd.DataFrame, window: Window) -> Triage:
+    """Tonight's drift against the open review exceptions and the previous night's report."""
+    config = load_merchant(merchant)
+    before, previous_at = previous_drift(
+        Path(load_settings().reports_dir), merchant, report_day(window.now, config.timezone)
+    )
+    return triage(
+        drift,
+        open_exceptions(get_ledger(), merchant),
+        before,
+        now=window.now,
+        previous_at=previous_at,
+    )
+
+
+@task(name="measure-refund-speed", cache_policy=NONE, task_run_name="refund-speed-{merchant}")
+def measure_refund_speed(merchant: str, frames: Frames) -> RefundSpeed:  # noqa: ARG001 (run name)
+    """Refund speed of the returns in the frames (instants from Returnly and AMS)."""
+    return refund_speed(frames.returnly, frames.ams)
+
+
+@task(
     name="heal-drift",
     tags=["returnly", "ams", "ledger"],
     cache_policy=NONE,
@@ -97,12 +127,12 @@ def heal_drift(merchant: str, steps: list[HealStep]) -> list[HealStep]:
     task_run_name="report-{merchant}",
 )
 def write_reconcile_report(
-    merchant: str, drift: pd.DataFrame, healing: list[HealStep], window: Window
+    merchant: str, tonight: Tonight, healing: list[HealStep], window: Window
 ) -> str:
-    """Write the full report (CSV, Parquet, counts, healing, trend) under ``reports_dir``."""
+    """Write the full report (drift, counts, speed, healing, charts) under ``reports_dir``."""
     config = load_merchant(merchant)
     folder = write_report(
-        drift,
+        tonight,
         healing,
         root=Path(load_settings().reports_dir),
         merchant=merchant,
@@ -115,7 +145,7 @@ def write_reconcile_report(
 @task(name="publish-reconcile-artifacts", cache_policy=NONE, task_run_name="artifacts-{merchant}")
 def publish_reconcile_artifacts(
     merchant: str,
-    drift: pd.DataFrame,
+    tonight: Tonight,
     healing: list[HealStep],
     window: Window,
     folder: str,
@@ -126,13 +156,14 @@ def publish_reconcile_artifacts(
     root = Path(load_settings().reports_dir)
     day = report_day(window.now, config.timezone)
     nights = trend(root, merchant, day)
-    counts = counts_of(drift)
+    counts = counts_of(tonight.drift)
     keys = {
         "table": artifact_key("reconcile-drift", merchant),
         "markdown": artifact_key("reconcile-report", merchant),
         "chart": artifact_key("reconcile-chart", merchant),
+        "speed_chart": artifact_key("reconcile-speed-chart", merchant),
     }
-    rows = table_rows(drift, healing)
+    rows = table_rows(tonight.drift, healing)
     create_table_artifact(
         key=keys["table"],
         table=rows,
@@ -141,7 +172,7 @@ def publish_reconcile_artifacts(
     create_markdown_artifact(
         key=keys["markdown"],
         markdown=report_markdown(
-            drift,
+            tonight,
             merchant=merchant,
             window=window,
             previous=previous_counts(root, merchant, day),
@@ -150,11 +181,16 @@ def publish_reconcile_artifacts(
             heal_mode=heal_mode,
             folder=Path(folder),
         ),
-        description=f"{merchant}: drift by kind and severity, trend, healing",
+        description=f"{merchant}: drift by kind and severity, triage, refund speed, healing",
     )
     create_image_artifact(
-        image_url=svg_data_url(svg_chart(nights, f"Drift by kind: {merchant}")),
+        image_url=png_data_url(drift_chart_png(nights, f"Drift by kind: {merchant}")),
         key=keys["chart"],
         description=f"{merchant}: drift by kind over the last {len(nights)} night(s)",
+    )
+    create_image_artifact(
+        image_url=png_data_url(speed_chart_png(nights, f"Refund speed: {merchant}")),
+        key=keys["speed_chart"],
+        description=f"{merchant}: refund speed p50/p95 over the last {len(nights)} night(s)",
     )
     return keys

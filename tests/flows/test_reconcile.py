@@ -93,7 +93,12 @@ def test_reconcile_publishes_artifacts_and_writes_the_report(stack: Stack, repor
     assert "# Returns drift report: sandbox-merchant" in markdown
     assert "_No previous report to compare with._" in markdown
     assert "## Drift by kind over the last nights" in markdown and "Mode: **off**." in markdown
-    assert _artifact("reconcile-chart-sandbox-merchant").data.startswith("data:image/svg+xml")
+    assert "## Triage" in markdown and "First report: every row is new tonight." in markdown
+    assert "## Refund speed" in markdown and "Returnly's `created_at`" in markdown
+    assert _artifact("reconcile-chart-sandbox-merchant").data.startswith("data:image/png;base64,")
+    assert _artifact("reconcile-speed-chart-sandbox-merchant").data.startswith("data:image/png")
+    assert rows[0]["triage"] == "new" and rows[0]["first_seen"] == now.isoformat()
+    assert mine.triage["new"] == 2 and mine.refund_speed["authorize_to_rma"]["returns"] == 1
     assert (
         "| sandbox-merchant | 2 | 1 | 0 | 1 | 0 | 1 | 0 |"
         in _artifact("reconcile-summary-sandbox-merchant").data
@@ -107,15 +112,26 @@ def test_reconcile_publishes_artifacts_and_writes_the_report(stack: Stack, repor
     assert mine.report_dir == str(folder)
     assert len(pd.read_parquet(folder / "drift.parquet")) == 2
     assert len(pd.read_csv(folder / "drift.csv")) == 2
-    published = [markdown, *(p.read_text() for p in folder.iterdir() if p.suffix != ".parquet")]
+    texts = [p for p in folder.iterdir() if p.suffix not in {".parquet", ".png"}]
+    published = [markdown, *(p.read_text() for p in texts)]
     for secret in load_merchant(MERCHANT).secret_values():
         assert not any(secret in text for text in published)
 
     # The next night compares with this one, under the same keys.
     again = reconcile(merchant=MERCHANT, now=now + timedelta(days=1))
     assert again.merchants[MERCHANT].total == 2
+    assert again.merchants[MERCHANT].triage == {
+        "new": 0,
+        "still_open": 2,
+        "resolved": 0,
+        "explained": 0,
+        "unexplained": 2,
+    }
     markdown = _artifact("reconcile-report-sandbox-merchant").data
     assert "| change |" in markdown and "_No previous report" not in markdown
+    assert "**0 new tonight**, 2 still open, 0 resolved since." in markdown
+    rows = json.loads(_artifact("reconcile-drift-sandbox-merchant").data)
+    assert {(r["triage"], r["first_seen"]) for r in rows} == {("still_open", now.isoformat())}
     assert (reports / MERCHANT / (now + timedelta(days=1)).date().isoformat()).is_dir()
 
 
@@ -207,3 +223,27 @@ def test_one_merchant_failing_does_not_stop_the_others(
     summary = _artifact("reconcile-summary-all").data
     assert "**merchant a-broken failed:** ReturnlyAuthError" in summary
     assert "not-the-token" not in summary
+
+
+def test_reconcile_does_not_advise_intake_for_a_return_held_for_a_missing_sku(
+    stack: Stack, ledger: Ledger
+) -> None:
+    held = str(stack.plant(lines=[{"sku": None}])["id"])
+    config = load_merchant(MERCHANT)
+    intake_returns(
+        config, [returnly_client(config).get_return(held)], ledger=ledger, ams=ams_client(config)
+    )
+    (exception,) = ledger.list_exceptions(MERCHANT)
+    assert (exception.reason, exception.return_id) == ("mapping:missing_sku", held)
+    later = datetime.now(UTC) + timedelta(days=3)  # past the intake grace period
+
+    planned = reconcile(merchant=MERCHANT, heal=True, now=later)
+
+    (row,) = json.loads(_artifact("reconcile-drift-sandbox-merchant").data)
+    assert (row["customer_identifier"], row["kind"]) == (cid(held), "authorized_no_rma")
+    assert "re-run intake" not in row["suggested_action"].lower()
+    assert f"#{exception.id}" in row["suggested_action"]
+    assert "SKU" in row["suggested_action"]
+    assert (row["exception_id"], row["exception_reason"]) == (exception.id, exception.reason)
+    assert row["healable"] is False
+    assert planned.merchants[MERCHANT].healing == []  # the healer leaves it to a person

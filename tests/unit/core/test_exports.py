@@ -1,4 +1,4 @@
-"""The public surface of core.mapping and core.refunds is deliberate and importable."""
+"""The public surface of core.mapping, core.refunds and core.speed is deliberate and importable."""
 
 from __future__ import annotations
 
@@ -9,11 +9,16 @@ import pytest
 
 import core.mapping
 import core.refunds
+import core.speed
 
 
 @pytest.mark.parametrize(
     "module",
-    [pytest.param(core.mapping, id="mapping"), pytest.param(core.refunds, id="refunds")],
+    [
+        pytest.param(core.mapping, id="mapping"),
+        pytest.param(core.refunds, id="refunds"),
+        pytest.param(core.speed, id="speed"),
+    ],
 )
 def test_exported_members_exist(module: types.ModuleType) -> None:
     names = module.__all__
@@ -25,7 +30,8 @@ def test_exported_members_exist(module: types.ModuleType) -> None:
 
 def test_core_rules_do_not_import_prefect_or_http_directly() -> None:
     root = Path(core.mapping.__file__).parent.parent
-    sources = [*root.joinpath("mapping").glob("*.py"), *root.joinpath("refunds").glob("*.py")]
+    folders = ("mapping", "refunds", "speed", "drift")
+    sources = [path for folder in folders for path in root.joinpath(folder).glob("*.py")]
     sources.append(root / "policy.py")
     for path in sources:
         text = path.read_text(encoding="utf-8")

@@ -118,3 +118,41 @@ def refunded(
         "refund_amount": 20.0 * units if amount is None else amount,
     }
     return returnly_line(rid, **{**base, **fields})
+
+
+def exception(eid: int, reason: str, rid: str = "1001", **fields: Any) -> dict[str, Any]:
+    """An open review exception ``eid`` on return ``rid``."""
+    return {
+        "merchant": MERCHANT,
+        "exception_id": eid,
+        "reason": reason,
+        "customer_identifier": f"RLY-{rid}",
+        **fields,
+    }
+
+
+def exceptions(*rows: dict[str, Any]) -> pd.DataFrame:
+    """A valid open-exceptions frame (:data:`core.drift.triage.EXCEPTIONS`)."""
+    from core.drift.triage import EXCEPTIONS
+
+    return _frame(list(rows), EXCEPTIONS)
+
+
+def seen(rid: str, kind: str, first_seen: pd.Timestamp, **fields: Any) -> dict[str, Any]:
+    """A drift row of the previous report (return ``rid``, ``kind``, first seen then)."""
+    return {
+        "merchant": MERCHANT,
+        "customer_identifier": f"RLY-{rid}",
+        "kind": kind,
+        "severity": "medium",
+        "first_seen": first_seen,
+        "detail": "as it was",
+        **fields,
+    }
+
+
+def previous(*rows: dict[str, Any]) -> pd.DataFrame:
+    """A valid previous-report frame (:data:`core.drift.triage.PREVIOUS`)."""
+    from core.drift.triage import PREVIOUS
+
+    return _frame(list(rows), PREVIOUS)
