@@ -59,5 +59,9 @@ from cli import chaos as _chaos  # noqa: E402
 
 app.command(name="chaos")(_chaos.chaos)
 
+from cli import review as _review  # noqa: E402
+
+app.add_typer(_review.app, name="review")
+
 if __name__ == "__main__":
     app()

@@ -16,6 +16,7 @@ from prefect.utilities.annotations import quote
 
 from clients.ams import MAX_RECORDS_PER_BATCH
 from tasks.outcomes import StageSummary
+from tasks.review_queue import after_stage
 from tasks.runtime import merchant_names
 
 T = TypeVar("T")
@@ -88,6 +89,7 @@ def for_each_merchant(
             )
         logger.info("%s %s: %s", stage, name, summary.counts)
         total = total.merge(summary)
+        after_stage(name)  # the review queue: held refunds' review runs, its artifacts
     create_markdown_artifact(
         key=artifact_key(stage, selector),
         markdown=total.markdown(),

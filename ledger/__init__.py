@@ -6,12 +6,19 @@ SQLAlchemy URL otherwise); every operation is a method of :class:`Ledger`.
 
 from ledger.db import SQLITE_BUSY_TIMEOUT_MS, create_schema, make_engine, open_ledger
 from ledger.errors import LedgerConflictError, LedgerError, LedgerNotFoundError
+from ledger.held import (
+    HELD_REASON_PREFIX,
+    HeldReviewStatus,
+    ReviewDecision,
+    is_held_refund,
+)
 from ledger.inbox import MAX_INBOX_ATTEMPTS, InboxStatus, MarkStatus
 from ledger.leases import DEFAULT_LEASE_TTL_S, new_owner
 from ledger.links import LinkChange, StageNote
 from ledger.models import (
     Base,
     ExceptionRecord,
+    HeldReview,
     InboxMessage,
     Lease,
     Link,
@@ -26,6 +33,7 @@ from ledger.review import ExceptionNote, ExceptionStatus
 __all__ = [
     "DEFAULT_LEASE_TTL_S",
     "DONE_STATUSES",
+    "HELD_REASON_PREFIX",
     "MAX_INBOX_ATTEMPTS",
     "SQLITE_BUSY_TIMEOUT_MS",
     "Base",
@@ -33,6 +41,8 @@ __all__ = [
     "ExceptionNote",
     "ExceptionRecord",
     "ExceptionStatus",
+    "HeldReview",
+    "HeldReviewStatus",
     "InboxMessage",
     "InboxStatus",
     "Lease",
@@ -47,10 +57,12 @@ __all__ = [
     "RefundClaim",
     "RefundDone",
     "RefundStatus",
+    "ReviewDecision",
     "StageEvent",
     "StageNote",
     "Watermark",
     "create_schema",
+    "is_held_refund",
     "make_engine",
     "new_owner",
     "open_ledger",
