@@ -135,13 +135,13 @@ def summary_markdown(merchant: str, items: Sequence[QueueItem], now: datetime) -
             "",
             "Open the review run (Runs, state Suspended, `review-<merchant>-<id>`) and press "
             "**Resume**: the form takes approve / reject, a deduction, your name and a note. "
-            "Or the `review-held-refund/approve` and `/reject` deployments, or "
+            "Or run the `review-decide/approve` or `review-decide/reject` deployment, or "
             "`bridge review approve|reject <id>`.",
         ]
     lines += [
         "",
-        "Other actions: `review-actions/resolve` and `review-actions/retry` deployments, or "
-        "`bridge review resolve|retry`.",
+        "Other actions: the `review-resolve/review-resolve` and `review-retry/review-retry` "
+        "deployments, or `bridge review resolve|retry`.",
         "",
     ]
     return "\n".join(lines)

@@ -36,7 +36,10 @@ def test_approve_refund_with_deduction_withholds_it_and_keeps_the_key() -> None:
     ret, received = _damaged()
     plain = approve_refund(ret, received, policy(), RefundApproval())  # type: ignore[arg-type]
     less = approve_refund(
-        ret, received, policy(), RefundApproval(deduction_amount=Decimal("12.5"))  # type: ignore[arg-type]
+        ret,
+        received,
+        policy(),
+        RefundApproval(deduction_amount=Decimal("12.5")),  # type: ignore[arg-type]
     )
     assert less.deduction_amount == Decimal("12.50")
     assert less.expected_refund_amount == Decimal("67.50")
@@ -47,7 +50,10 @@ def test_approve_refund_refuses_a_deduction_above_the_refund() -> None:
     ret, received = _damaged("10.00")
     with pytest.raises(ApprovalError, match="more than the refund"):
         approve_refund(
-            ret, received, policy(), RefundApproval(deduction_amount=Decimal("11"))  # type: ignore[arg-type]
+            ret,
+            received,
+            policy(),
+            RefundApproval(deduction_amount=Decimal("11")),  # type: ignore[arg-type]
         )
 
 
@@ -97,7 +103,14 @@ def test_table_rows_oldest_first_with_every_column() -> None:
     assert [r["id"] for r in rows] == [1, 2]
     assert rows[0]["age"] == "2d" and rows[0]["rma"] == "RMA1" and rows[0]["return_id"] == "R1"
     assert len(str(rows[0]["what_happened"])) == 240
-    assert set(rows[0]) >= {"reason", "age", "return_id", "rma", "what_happened", "suggested_action"}
+    assert set(rows[0]) >= {
+        "reason",
+        "age",
+        "return_id",
+        "rma",
+        "what_happened",
+        "suggested_action",
+    }
 
 
 def test_summary_counts_by_reason_and_lists_oldest_and_overdue_holds() -> None:

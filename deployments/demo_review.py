@@ -1,0 +1,116 @@
+"""The demo's last act: a person approves one held refund and rejects another in Prefect.
+
+Both go through the held refunds' suspended ``review-held-refund`` runs, resumed with the same
+run input (and the same API call) as the UI's Resume form; the demo then checks the Returnly
+sandbox (approved: exactly one refund; rejected: none) and the ledger (both closed, who, when).
+"""
+
+from __future__ import annotations
+
+import time
+from uuid import UUID
+
+import httpx
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import StateType
+from pydantic import BaseModel
+
+from deployments.demo_runs import DeploymentRunError
+from ledger import HeldReview, Ledger
+from tasks import stages
+from tasks.review_queue import HeldRefundReview, send_decision
+
+REVIEWER = "demo-operator"
+FINAL = {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
+
+
+class ReviewedRefund(BaseModel):
+    """One held refund the demo decided, and what the systems show afterwards."""
+
+    exception_id: int
+    return_id: str
+    decision: str
+    flow_run: str
+    run_state: str
+    refunds_in_returnly: int
+    exception_status: str
+    decided_by: str | None
+    outcome: str | None
+
+    def line(self) -> str:
+        """One summary line."""
+        return (
+            f"exception {self.exception_id} (return {self.return_id}): {self.decision} by "
+            f"{self.decided_by} in run {self.flow_run} ({self.run_state}); Returnly refunds: "
+            f"{self.refunds_in_returnly}; exception {self.exception_status}; {self.outcome}"
+        )
+
+
+class DemoReviewError(DeploymentRunError):
+    """The review step did not end as it must."""
+
+
+def _suspended(ledger: Ledger, merchant: str, want: int, timeout: float) -> list[HeldReview]:
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while True:
+            found = []
+            for review in ledger.held_reviews(merchant, "waiting"):
+                link = ledger.get_link(merchant, return_id=review.return_id)
+                # Not partly refunded already: Returnly takes one refund per return.
+                if review.flow_run_id is None or link is None or link.stage != stages.HELD:
+                    continue
+                run = client.read_flow_run(UUID(review.flow_run_id))
+                if run.state is not None and run.state.is_paused():
+                    found.append(review)
+                if len(found) == want:
+                    return found
+            if time.monotonic() > deadline:
+                raise DemoReviewError(f"fewer than {want} held refunds waiting in a suspended run")
+            time.sleep(1.0)
+
+
+def decide_two_held_refunds(
+    ledger: Ledger, merchant: str, returnly_url: str, timeout: float
+) -> list[ReviewedRefund]:
+    """Approve the oldest suspended held refund, reject the next; check both afterwards."""
+    reviews = _suspended(ledger, merchant, 2, timeout)
+    for review, decision in zip(reviews, ("approve", "reject"), strict=True):
+        answer = HeldRefundReview(decision=decision, reviewer=REVIEWER, note="decided in the demo")
+        send_decision(UUID(review.flow_run_id or ""), answer)
+    done: list[ReviewedRefund] = []
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        for review, decision in zip(reviews, ("approve", "reject"), strict=True):
+            while True:
+                run = client.read_flow_run(UUID(review.flow_run_id or ""))
+                if run.state_type in FINAL or time.monotonic() > deadline:
+                    break
+                time.sleep(1.0)
+            count = httpx.get(
+                f"{returnly_url}/_admin/returns/{review.return_id}/refunds", timeout=30
+            ).json()["count"]
+            exc = ledger.get_exception(review.exception_id)
+            after = ledger.get_held_review(review.exception_id)
+            done.append(
+                ReviewedRefund(
+                    exception_id=review.exception_id,
+                    return_id=review.return_id,
+                    decision=decision,
+                    flow_run=run.name,
+                    run_state=run.state_name or "?",
+                    refunds_in_returnly=int(count),
+                    exception_status=exc.status if exc else "missing",
+                    decided_by=after.decided_by if after else None,
+                    outcome=after.outcome if after else None,
+                )
+            )
+    approved, rejected = done
+    if not (
+        approved.refunds_in_returnly == 1
+        and rejected.refunds_in_returnly == 0
+        and all(d.exception_status == "resolved" and d.decided_by == REVIEWER for d in done)
+        and all(d.run_state == "Completed" for d in done)
+    ):
+        raise DemoReviewError("; ".join(d.line() for d in done))
+    return done
