@@ -8,6 +8,7 @@ Applying it ends in ``done`` and closes the exception in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
@@ -93,14 +94,18 @@ class HeldReviewMixin(Store):
             ).first()
 
     def held_reviews(
-        self, merchant: str | None = None, status: HeldReviewStatus | None = None
+        self,
+        merchant: str | None = None,
+        status: HeldReviewStatus | Sequence[HeldReviewStatus] | None = None,
     ) -> list[HeldReview]:
-        """Reviews, optionally of one merchant and in one status, oldest first."""
+        """Reviews, optionally of one merchant and in some statuses, oldest first."""
         query = select(HeldReview)
         if merchant is not None:
             query = query.where(HeldReview.merchant == merchant)
-        if status is not None:
+        if isinstance(status, str):
             query = query.where(HeldReview.status == status)
+        elif status is not None:
+            query = query.where(HeldReview.status.in_(list(status)))
         with self._read() as session:
             return list(session.scalars(query.order_by(HeldReview.id)))
 

@@ -104,7 +104,7 @@ def queue_items(ledger: Ledger, merchant: str) -> list[QueueItem]:
     open_rows = ledger.list_exceptions(merchant)
     rids = sorted({r.return_id for r in open_rows if r.return_id})
     rmas = {lk.return_id: lk.rma_number for lk in ledger.links_for(merchant, return_ids=rids)}
-    reviews = {r.exception_id: r for r in ledger.held_reviews(merchant)}
+    reviews = {r.exception_id: r for r in ledger.held_reviews(merchant, ("waiting", "decided"))}
     items = []
     for r in open_rows:
         review = reviews.get(r.id)
