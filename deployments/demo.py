@@ -176,7 +176,7 @@ def print_summary(stack: LocalStack, result: Result) -> None:
     lines.append(f"reconciliation (drift rows by kind): {result['drift']}")
     lines.append(f"webhook-driven intake took {result['webhook_intake_s']:.1f}s")
     lines.append("held refunds decided in Prefect (the runs' Resume form, review-held-refund):")
-    lines += [f"  {item.line()}" for item in result["reviewed"]]
+    lines += [f"  {item.line()}" for item in result["reviewed"]] or ["  none held"]
     deployments = result["deployments"]
     scheduled = sorted(n for n, d in deployments.items() if d["active_schedules"])
     triggered = sorted(n for n, d in deployments.items() if d["event_trigger"])
