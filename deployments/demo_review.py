@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Literal
 from uuid import UUID
 
 import httpx
@@ -22,6 +23,7 @@ from tasks import stages
 from tasks.review_queue import HeldRefundReview, send_decision
 
 logger = logging.getLogger(__name__)
+Decision = Literal["approve", "reject"]
 REVIEWER = "demo-operator"
 FINAL = {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
 
@@ -34,6 +36,7 @@ class ReviewedRefund(BaseModel):
     decision: str
     flow_run: str
     run_state: str
+    refunds_before: int
     refunds_in_returnly: int
     exception_status: str
     decided_by: str | None
@@ -52,30 +55,47 @@ class DemoReviewError(DeploymentRunError):
     """The review step did not end as it must."""
 
 
-def _candidates(ledger: Ledger, merchant: str) -> list[HeldReview]:
-    """Waiting reviews of returns with no refund yet (Returnly takes one refund per return)."""
-    out = []
+def _candidates(ledger: Ledger, merchant: str) -> tuple[list[HeldReview], list[HeldReview]]:
+    """Waiting reviews with a run: those whose return shows no refund yet (Returnly takes one
+    refund per return, so only those can be approved into a refund), and the others."""
+    fresh: list[HeldReview] = []
+    partly: list[HeldReview] = []
     for review in ledger.held_reviews(merchant, "waiting"):
         link = ledger.get_link(merchant, return_id=review.return_id)
-        if review.flow_run_id is not None and link is not None and link.stage == stages.HELD:
-            out.append(review)
-    return out
+        if review.flow_run_id is None or link is None:
+            continue
+        (fresh if link.stage == stages.HELD else partly).append(review)
+    return fresh, partly
 
 
-def _suspended(ledger: Ledger, merchant: str, want: int, timeout: float) -> list[HeldReview]:
+def _pick(ledger: Ledger, merchant: str) -> list[tuple[HeldReview, Decision]]:
+    """(review, decision): approve one with no refund yet, reject another."""
+    fresh, partly = _candidates(ledger, merchant)
+    picks: list[tuple[HeldReview, Decision]] = []
+    if fresh:
+        picks.append((fresh[0], "approve"))
+    rest = fresh[1:] + partly
+    if rest:
+        picks.append((rest[0], "reject"))
+    return picks
+
+
+def _wait_suspended(runs: list[UUID], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
-        while True:
-            found = []
-            for review in _candidates(ledger, merchant):
-                run = client.read_flow_run(UUID(review.flow_run_id or ""))
+        for run_id in runs:
+            while True:
+                run = client.read_flow_run(run_id)
                 if run.state is not None and run.state.is_paused():
-                    found.append(review)
-                if len(found) == want:
-                    return found
-            if time.monotonic() > deadline:
-                raise DemoReviewError(f"fewer than {want} held refunds waiting in a suspended run")
-            time.sleep(1.0)
+                    break
+                if time.monotonic() > deadline:
+                    raise DemoReviewError(f"review run {run.name} never suspended")
+                time.sleep(1.0)
+
+
+def _refunds(returnly_url: str, return_id: str) -> int:
+    reply = httpx.get(f"{returnly_url}/_admin/returns/{return_id}/refunds", timeout=30)
+    return int(reply.json()["count"])
 
 
 def decide_two_held_refunds(
@@ -83,29 +103,28 @@ def decide_two_held_refunds(
 ) -> list[ReviewedRefund]:
     """Approve the oldest suspended held refund, reject the next; check both afterwards.
 
+    The approved return must show exactly one new refund in Returnly, the rejected one none.
     A small demo may hold fewer than two refunds: then it decides what there is.
     """
-    want = min(2, len(_candidates(ledger, merchant)))
-    if want == 0:
-        logger.warning("no held refund to decide (too few returns received damaged)")
+    picks = _pick(ledger, merchant)
+    if not picks:
+        logger.warning("no held refund to decide (no return was received damaged)")
         return []
-    reviews = _suspended(ledger, merchant, want, timeout)
-    decisions = ("approve", "reject")[:want]
-    for review, decision in zip(reviews, decisions, strict=True):
+    _wait_suspended([UUID(r.flow_run_id or "") for r, _ in picks], timeout)
+    before = {r.return_id: _refunds(returnly_url, r.return_id) for r, _ in picks}
+    for review, decision in picks:
         answer = HeldRefundReview(decision=decision, reviewer=REVIEWER, note="decided in the demo")
         send_decision(UUID(review.flow_run_id or ""), answer)
     done: list[ReviewedRefund] = []
     deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
-        for review, decision in zip(reviews, decisions, strict=True):
+        for review, decision in picks:
             while True:
                 run = client.read_flow_run(UUID(review.flow_run_id or ""))
                 if run.state_type in FINAL or time.monotonic() > deadline:
                     break
                 time.sleep(1.0)
-            count = httpx.get(
-                f"{returnly_url}/_admin/returns/{review.return_id}/refunds", timeout=30
-            ).json()["count"]
+            count = _refunds(returnly_url, review.return_id)
             exc = ledger.get_exception(review.exception_id)
             after = ledger.get_held_review(review.exception_id)
             done.append(
@@ -115,15 +134,16 @@ def decide_two_held_refunds(
                     decision=decision,
                     flow_run=run.name,
                     run_state=run.state_name or "?",
-                    refunds_in_returnly=int(count),
+                    refunds_before=before[review.return_id],
+                    refunds_in_returnly=count,
                     exception_status=exc.status if exc else "missing",
                     decided_by=after.decided_by if after else None,
                     outcome=after.outcome if after else None,
                 )
             )
-    expected = {"approve": 1, "reject": 0}
+    added = {"approve": 1, "reject": 0}  # refunds the decision adds in Returnly
     if not all(
-        d.refunds_in_returnly == expected[d.decision]
+        d.refunds_in_returnly - d.refunds_before == added[d.decision]
         and d.exception_status == "resolved"
         and d.decided_by == REVIEWER
         and d.run_state == "Completed"
