@@ -137,6 +137,7 @@ def _decide(
     deduction: float,
     as_json: bool,
 ) -> None:
+    from ledger import LedgerError
     from tasks.review_queue import HeldRefundReview, decide_held
 
     name = _exception_merchant(exception_id, merchant)
@@ -146,7 +147,11 @@ def _decide(
         reviewer=_by(by),
         note=note,
     )
-    result = decide_held(name, exception_id, answer)
+    try:
+        result = decide_held(name, exception_id, answer)
+    except (LedgerError, ValueError) as exc:  # a refused decision: say why, exit non-zero
+        typer.echo(f"exception {exception_id}: not {decision}d: {exc}", err=True)
+        raise typer.Exit(1) from None
     if as_json:
         _echo_json(result.model_dump())
     elif result.sent_to_run:

@@ -11,12 +11,15 @@ refund path, so it is posted once whatever is retried.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.context import FlowRunContext
 from prefect.flow_runs import suspend_flow_run
 from pydantic import BaseModel
 
+from clients.errors import is_retryable
 from flows.common import tag_run_with_merchants
 from ledger import HeldReview, LedgerConflictError
 from tasks.lifecycle import RETRY_DELAYS
@@ -37,14 +40,14 @@ class HeldReviewResult(BaseModel):
     outcome: str | None
 
 
-def _retry_busy(_task: object, _run: object, state: object) -> bool:
-    """Retry the approval only while another run holds the refund lease."""
+def _retry_busy_or_transient(_task: Any, _run: Any, state: Any) -> bool:
+    """Retry while another run holds the refund lease, or after a transient fault."""
     try:
-        state.result()  # type: ignore[attr-defined]
+        state.result()
     except ReviewBusyError:
         return True
-    except Exception:
-        return False
+    except Exception as exc:
+        return is_retryable(exc)
     return False
 
 
@@ -55,7 +58,7 @@ def _retry_busy(_task: object, _run: object, state: object) -> bool:
     task_run_name="apply-{merchant}-{exception_id}",
     retries=APPLY_RETRIES,
     retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=_retry_busy,
+    retry_condition_fn=_retry_busy_or_transient,
 )
 def apply_review_decision(merchant: str, exception_id: int) -> HeldReview:
     """Carry out the recorded decision (an approval posts the refund exactly once)."""
