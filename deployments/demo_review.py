@@ -46,8 +46,9 @@ class ReviewedRefund(BaseModel):
         """One summary line."""
         return (
             f"exception {self.exception_id} (return {self.return_id}): {self.decision} by "
-            f"{self.decided_by} in run {self.flow_run} ({self.run_state}); Returnly refunds: "
-            f"{self.refunds_in_returnly}; exception {self.exception_status}; {self.outcome}"
+            f"{self.decided_by} in run {self.flow_run} ({self.run_state}); Returnly refunds "
+            f"{self.refunds_before} -> {self.refunds_in_returnly}; exception "
+            f"{self.exception_status}; {self.outcome}"
         )
 
 
