@@ -78,7 +78,8 @@ def test_demo_path_end_to_end(tmp_path: Path) -> None:
         ("reconcile/reconcile-now", "run_deployment"),
         ("intake/on-return-authorized", "event returnly.return.authorized"),
     } <= started
-    demo_runs = [r for r in runs if r["trigger"] != "schedule"]
+    review = "review-held-refund/review-held-refund"  # one run per held refund
+    demo_runs = [r for r in runs if r["trigger"] != "schedule" and r["deployment"] != review]
     assert len(demo_runs) == 5  # intake-poll twice
     assert len({r["flow_run_id"] for r in runs}) == len(runs)
     for run in demo_runs:
@@ -88,4 +89,10 @@ def test_demo_path_end_to_end(tmp_path: Path) -> None:
         assert run["trigger_to_start_s"] is not None and run["trigger_to_start_s"] > 0
     assert not [r for r in runs if r["state"] in ("Failed", "Crashed", "TimedOut")]
     assert "deployment runs (deployment, started by, state, flow run):" in stdout
+    # The story ends with a person's decisions on held refunds, in their suspended runs.
+    added = {"approve": 1, "reject": 0}
+    for item in summary["reviewed"]:
+        assert item["run_state"] == "Completed" and item["exception_status"] == "resolved"
+        assert item["refunds_in_returnly"] - item["refunds_before"] == added[item["decision"]]
+    assert "held refunds decided in Prefect" in stdout
     assert "intake/on-return-authorized" in stdout
