@@ -64,9 +64,14 @@ from cli import inbox as _inbox  # noqa: E402
 
 app.add_typer(_inbox.app, name="inbox")
 
-if __name__ == "__main__":
-    app()
+from cli import review as _review  # noqa: E402
+
+app.add_typer(_review.app, name="review")
 
 from cli import rejected as _rejected  # noqa: E402
 
 app.command(name="rejected")(_rejected.rejected)
+
+
+if __name__ == "__main__":
+    app()

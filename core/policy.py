@@ -43,6 +43,8 @@ CompletionHandling = Literal["refund", "review"]
 """``refund``: process the receipt through the refund call; ``review``: hold it for a person."""
 OrderIdSource = Literal["ext_order_number", "ext_order_id", "none"]
 """Which Returnly field becomes the AMS ``customer_order_id`` (the other one is the fallback)."""
+HeldReviewDefault = Literal["keep_open", "approve", "reject"]
+"""What happens to a refund held for review when nobody decided in time."""
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
@@ -155,6 +157,12 @@ class MerchantPolicy(BaseModel):
     refund_partial_receipts:
         Refund what arrived and leave the rest open (default), or hold everything until the
         whole return has arrived.
+    held_review_timeout_hours:
+        How long a refund held for review waits for a person before ``held_review_default``
+        applies.
+    held_review_default:
+        ``keep_open`` (default: the refund keeps waiting, no money moves), ``approve`` (refund
+        in full) or ``reject`` when the timeout passes.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -172,6 +180,8 @@ class MerchantPolicy(BaseModel):
     exchange_completion: CompletionHandling = "refund"
     gift_completion: CompletionHandling = "refund"
     refund_partial_receipts: bool = True
+    held_review_timeout_hours: float = Field(default=72.0, gt=0)
+    held_review_default: HeldReviewDefault = "keep_open"
 
     @field_validator("return_inventory_status")
     @classmethod

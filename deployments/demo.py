@@ -123,6 +123,13 @@ def run_scenario(
     # Webhooks the polls caused (refunds, late cancellations) may still be in flight.
     scenario.wait_until("late webhooks to be processed", inbox_settled, args.timeout)
     story.step("late webhooks processed")
+    from deployments.demo_review import decide_two_held_refunds
+
+    # A person's part: one held refund approved, one rejected, in their suspended runs.
+    reviewed = decide_two_held_refunds(ledger, merchant.name, stack.returnly_url, args.timeout)
+    for item in reviewed:
+        logger.info("review: %s", item.line())
+    story.step("held refunds decided in their suspended review runs")
     from deployments.verify import verify_final_state
 
     problems = verify_final_state(
@@ -146,6 +153,7 @@ def run_scenario(
         "webhook_intake_s": webhook_intake_s,
         "problems": problems,
         "drift": latest_drift(merchant.name),
+        "reviewed": reviewed,
         "deployment_runs": every_run,
         "deployments": demo_runs.deployments_overview(),
     }
@@ -183,6 +191,8 @@ def print_summary(stack: LocalStack, result: Result) -> None:
     lines.append(f"\nwarehouse events: {report.warehouse_events}")
     lines.append(f"reconciliation (drift rows by kind): {result['drift']}")
     lines.append(f"webhook-driven intake took {result['webhook_intake_s']:.1f}s")
+    lines.append("held refunds decided in Prefect (the runs' Resume form, review-held-refund):")
+    lines += [f"  {item.line()}" for item in result["reviewed"]] or ["  none held"]
     deployments = result["deployments"]
     scheduled = sorted(n for n, d in deployments.items() if d["active_schedules"])
     triggered = sorted(n for n, d in deployments.items() if d["event_trigger"])
@@ -267,6 +277,7 @@ def write_summary(path: Path, result: Result) -> None:
         "problems": result["problems"],
         "webhook_intake_s": result["webhook_intake_s"],
         "drift": result["drift"],
+        "reviewed": [item.model_dump() for item in result["reviewed"]],
         "report": dataclasses.asdict(report),
         "deployments": result["deployments"],
         "deployment_runs": [run.as_dict() for run in result["deployment_runs"]],

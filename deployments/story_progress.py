@@ -31,6 +31,7 @@ DEMO_STEPS = (
     "event-triggered intake run",
     "reconcile-now deployment run",
     "late webhooks processed",
+    "held refunds decided in their suspended review runs",
     "final consistency check",
 )
 ARTIFACT_KEY = "demo-story"

@@ -19,6 +19,7 @@ from clients.ams import MAX_RECORDS_PER_BATCH
 from tasks.inbox import InboxRef
 from tasks.lifecycle import claim_inbox, settle_inbox
 from tasks.outcomes import StageSummary
+from tasks.review_queue import after_stage
 from tasks.runtime import merchant_names
 
 T = TypeVar("T")
@@ -112,6 +113,7 @@ def for_each_merchant(
             )
         logger.info("%s %s: %s", stage, name, summary.counts)
         total = total.merge(summary)
+        after_stage(name)  # the review queue: held refunds' review runs, its artifacts
     create_markdown_artifact(
         key=artifact_key(stage, selector),
         markdown=total.markdown(),

@@ -6,6 +6,12 @@ SQLAlchemy URL otherwise); every operation is a method of :class:`Ledger`.
 
 from ledger.db import SQLITE_BUSY_TIMEOUT_MS, create_schema, make_engine, open_ledger
 from ledger.errors import LedgerConflictError, LedgerError, LedgerNotFoundError
+from ledger.held import (
+    HELD_REASON_PREFIX,
+    HeldReviewStatus,
+    ReviewDecision,
+    is_held_refund,
+)
 from ledger.inbox import (
     DEAD_LETTER_REASON,
     MAX_INBOX_ATTEMPTS,
@@ -18,6 +24,7 @@ from ledger.links import LinkChange, StageNote
 from ledger.models import (
     Base,
     ExceptionRecord,
+    HeldReview,
     InboxMessage,
     Lease,
     Link,
@@ -33,6 +40,7 @@ __all__ = [
     "DEAD_LETTER_REASON",
     "DEFAULT_LEASE_TTL_S",
     "DONE_STATUSES",
+    "HELD_REASON_PREFIX",
     "MAX_INBOX_ATTEMPTS",
     "SQLITE_BUSY_TIMEOUT_MS",
     "Base",
@@ -40,6 +48,8 @@ __all__ = [
     "ExceptionNote",
     "ExceptionRecord",
     "ExceptionStatus",
+    "HeldReview",
+    "HeldReviewStatus",
     "InboxMessage",
     "InboxStatus",
     "Lease",
@@ -54,11 +64,13 @@ __all__ = [
     "RefundClaim",
     "RefundDone",
     "RefundStatus",
+    "ReviewDecision",
     "StageEvent",
     "StageNote",
     "Watermark",
     "create_schema",
     "dead_letter_subject",
+    "is_held_refund",
     "make_engine",
     "new_owner",
     "open_ledger",

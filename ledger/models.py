@@ -200,6 +200,40 @@ class ExceptionRecord(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+class HeldReview(Base):
+    """A refund held for review waiting for a person's decision, and what became of it.
+
+    One row per held-refund exception. ``flow_run_id`` is the Prefect run suspended on the
+    decision (its approval form); ``deadline`` is when the merchant's default applies.
+    """
+
+    __tablename__ = "held_reviews"
+    __table_args__ = (
+        UniqueConstraint("exception_id", name="uq_held_reviews_exception"),
+        Index("ix_held_reviews_merchant_status", "merchant", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exception_id: Mapped[int] = mapped_column(Integer)
+    merchant: Mapped[str] = mapped_column(String(MERCHANT_LEN))
+    return_id: Mapped[str] = mapped_column(String(ID_LEN))
+    status: Mapped[str] = mapped_column(String(16))
+    """``waiting`` (for a person), ``decided`` (being applied), ``done``."""
+    flow_run_id: Mapped[str | None] = mapped_column(String(ID_LEN))
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime())
+    default_action: Mapped[str] = mapped_column(String(CODE_LEN))
+    decision: Mapped[str | None] = mapped_column(String(CODE_LEN))
+    """``approve``, ``reject`` or ``resolve``."""
+    deduction_amount: Mapped[Decimal | None] = mapped_column(DecimalText())
+    decided_by: Mapped[str | None] = mapped_column(String(ID_LEN))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    note: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(Text)
+    """What applying the decision did (refund id and amount, or why nothing was posted)."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 def _check_lengths(mapper: Mapper[Any], _connection: Connection, target: Any) -> None:
     """Refuse over-long identifiers on every backend instead of letting SQLite keep them."""
     for column in mapper.columns:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from ledger.held import HeldReviewMixin
 from ledger.inbox import InboxMixin
 from ledger.leases import LeasesMixin
 from ledger.links import LinksMixin
@@ -20,6 +21,7 @@ class Ledger(
     LeasesMixin,
     WatermarksMixin,
     ReviewMixin,
+    HeldReviewMixin,
     SummaryMixin,
 ):
     """The bridge's durable state behind a small, thread-safe API.

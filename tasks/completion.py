@@ -36,7 +36,14 @@ from clients.returnly import (
 )
 from core.mapping import customer_identifier_for
 from core.merchant import MerchantConfig
-from core.refunds import RefundDecision, RefundMatch, decide_refund, match_refund
+from core.refunds import (
+    RefundApproval,
+    RefundDecision,
+    RefundMatch,
+    approve_refund,
+    decide_refund,
+    match_refund,
+)
 from ledger import (
     DONE_STATUSES,
     Ledger,
@@ -222,11 +229,18 @@ def _assess(
     ledger: Ledger,
     returnly: ReturnlyClient,
     dry_run: bool,
+    approval: RefundApproval | None = None,
 ) -> ReturnOutcome | _Cleared:
-    """Under the lease: read the return, decide; the outcome when it stops here, else cleared."""
+    """Under the lease: read the return, decide; the outcome when it stops here, else cleared.
+
+    With ``approval`` (a reviewer approved the held refund) the holds are lifted first.
+    """
     return_id = link.return_id
     ret = returnly.get_return(return_id)
-    decision = decide_refund(ret, rma, merchant.policy)
+    if approval is None:
+        decision = decide_refund(ret, rma, merchant.policy)
+    else:
+        decision = approve_refund(ret, rma, merchant.policy, approval)
     _record_findings(ledger, merchant, decision)
     if ret.is_refunded:
         return _settle_existing(ledger, merchant, ret, decision)
@@ -363,6 +377,7 @@ def complete_returns(
     dry_run: bool = False,
     rmas: Sequence[Rma] = (),
     lease_ttl_s: float | None = None,
+    approval: RefundApproval | None = None,
 ) -> list[ReturnOutcome]:
     """Refund what AMS received for a batch of returns, per the merchant's policy, exactly once.
 
@@ -370,6 +385,8 @@ def complete_returns(
     here. The batch's refund leases are taken in one transaction; each Returnly return is
     re-read under its lease right before deciding; refunds are claimed and recorded in one
     transaction each; the leases are given back at the end (or run out after a crash).
+    ``approval``: a reviewer approved these held refunds (see
+    :func:`core.refunds.approve_refund`); they take the same leases and read-backs.
     """
     wanted = list(dict.fromkeys(return_ids))
     links = {lk.return_id: lk for lk in ledger.links_for(merchant.name, return_ids=wanted)}
@@ -385,7 +402,13 @@ def complete_returns(
             ready.append(checked)
     if ready:
         leased = _complete_leased(
-            merchant, ready, ledger=ledger, returnly=returnly, dry_run=dry_run, ttl_s=lease_ttl_s
+            merchant,
+            ready,
+            ledger=ledger,
+            returnly=returnly,
+            dry_run=dry_run,
+            ttl_s=lease_ttl_s,
+            approval=approval,
         )
         outcomes.update(leased)
     return [outcomes[rid] for rid in return_ids]
@@ -399,6 +422,7 @@ def _complete_leased(
     returnly: ReturnlyClient,
     dry_run: bool,
     ttl_s: float | None,
+    approval: RefundApproval | None = None,
 ) -> dict[str, ReturnOutcome]:
     """Take the leases of ``ready`` returns, assess and refund those held, give them back."""
     lease = _Lease(new_owner(), ttl_s)
@@ -417,7 +441,13 @@ def _complete_leased(
                 )
                 continue
             checked = _assess(
-                merchant, link, rma, ledger=ledger, returnly=returnly, dry_run=dry_run
+                merchant,
+                link,
+                rma,
+                ledger=ledger,
+                returnly=returnly,
+                dry_run=dry_run,
+                approval=approval,
             )
             if isinstance(checked, ReturnOutcome):
                 outcomes[rid] = checked
@@ -443,8 +473,9 @@ def complete_return(
     dry_run: bool = False,
     rma: Rma | None = None,
     lease_ttl_s: float | None = None,
+    approval: RefundApproval | None = None,
 ) -> ReturnOutcome:
-    """:func:`complete_returns` for one return (webhooks, replays, healing)."""
+    """:func:`complete_returns` for one return (webhooks, replays, healing, approvals)."""
     return complete_returns(
         merchant,
         [return_id],
@@ -454,4 +485,5 @@ def complete_return(
         dry_run=dry_run,
         rmas=[rma] if rma else [],
         lease_ttl_s=lease_ttl_s,
+        approval=approval,
     )[0]

@@ -25,6 +25,7 @@ from tasks.inbox import (
 from tasks.intake import intake_returns
 from tasks.outcomes import ReturnOutcome
 from tasks.retry import retry_transient
+from tasks.review_queue import after_stage
 from tasks.runtime import ams_client, get_ledger, load_merchant, returnly_client
 
 INTAKE_WATERMARK = "intake.returns.updated_at"
@@ -201,7 +202,7 @@ def received_returns(merchant: str) -> list[str]:
 def handle_inbox_message(merchant: str, source: str, message_id: str) -> list[ReturnOutcome]:
     """Background task fed by the webhook receiver (``.delay()``): run the hinted stage."""
     config = load_merchant(merchant)
-    return process_inbox_message(
+    outcomes = process_inbox_message(
         config,
         source,
         message_id,
@@ -209,6 +210,8 @@ def handle_inbox_message(merchant: str, source: str, message_id: str) -> list[Re
         returnly=returnly_client(config),
         ams=ams_client(config),
     )
+    after_stage(merchant)
+    return outcomes
 
 
 @task(
@@ -223,7 +226,7 @@ def handle_inbox_message(merchant: str, source: str, message_id: str) -> list[Re
 def handle_inbox_batch(merchant: str, source: str, message_ids: list[str]) -> list[ReturnOutcome]:
     """Background task for a burst: the receiver's batch of messages, handled together."""
     config = load_merchant(merchant)
-    return process_inbox_batch(
+    outcomes = process_inbox_batch(
         config,
         source,
         message_ids,
@@ -231,6 +234,8 @@ def handle_inbox_batch(merchant: str, source: str, message_ids: list[str]) -> li
         returnly=returnly_client(config),
         ams=ams_client(config),
     )
+    after_stage(merchant)
+    return outcomes
 
 
 @task(name="claim-inbox", cache_policy=NONE)

@@ -149,7 +149,7 @@ def test_demo_path_end_to_end(demo: RunningDemo) -> None:
     assert exceptions.get("undeliverable", 0) == report["warehouse_events"].get("undeliverable", 0)
     assert "Prefect UI: http://127.0.0.1:" in stdout
     # Not a terminal: a log line per story step instead of the bar.
-    assert "story: step final consistency check (12/12)" in demo.log.read_text()
+    assert "story: step final consistency check (13/13)" in demo.log.read_text()
     assert isinstance(summary["drift"]["total"], int)
     assert list((demo.workdir / "reports").rglob("drift.parquet"))
 
@@ -168,7 +168,8 @@ def test_demo_path_end_to_end(demo: RunningDemo) -> None:
         ("reconcile/reconcile-now", "run_deployment"),
         ("intake/on-return-authorized", "event returnly.return.authorized"),
     } <= started
-    demo_runs = [r for r in runs if r["trigger"] != "schedule"]
+    review = "review-held-refund/review-held-refund"  # one run per held refund
+    demo_runs = [r for r in runs if r["trigger"] != "schedule" and r["deployment"] != review]
     assert len(demo_runs) == 5  # intake-poll twice
     assert len({r["flow_run_id"] for r in runs}) == len(runs)
     for run in demo_runs:
@@ -178,4 +179,10 @@ def test_demo_path_end_to_end(demo: RunningDemo) -> None:
         assert run["trigger_to_start_s"] is not None and run["trigger_to_start_s"] > 0
     assert not [r for r in runs if r["state"] in ("Failed", "Crashed", "TimedOut")]
     assert "deployment runs (deployment, started by, state, flow run):" in stdout
+    # The story ends with a person's decisions on held refunds, in their suspended runs.
+    added = {"approve": 1, "reject": 0}
+    for item in summary["reviewed"]:
+        assert item["run_state"] == "Completed" and item["exception_status"] == "resolved"
+        assert item["refunds_in_returnly"] - item["refunds_before"] == added[item["decision"]]
+    assert "held refunds decided in Prefect" in stdout
     assert "intake/on-return-authorized" in stdout

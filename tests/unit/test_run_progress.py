@@ -85,5 +85,5 @@ def test_the_demo_story_steps_in_order_and_refuses_a_wrong_one(
             story.step(DEMO_STEPS[5])
         for name in DEMO_STEPS[3:]:
             story.step(name)
-    assert f"story: step {DEMO_STEPS[-1]} (12/12)" in caplog.text
+    assert f"story: step {DEMO_STEPS[-1]} (13/13)" in caplog.text
     assert fake.calls[0][0] == "create" and fake.calls[-1][1] == 100.0
