@@ -53,6 +53,8 @@ class RunResult:
     outcomes: dict[str, int] = field(default_factory=dict)
     ledger_counts: dict[str, Any] = field(default_factory=dict)
     export_files: list[str] = field(default_factory=list)
+    secrets_sweep: dict[str, Any] = field(default_factory=dict)
+    """What :mod:`deployments.secrets_sweep` searched after the run, and its hits."""
 
     @property
     def problems(self) -> list[str]:
@@ -64,6 +66,8 @@ class RunResult:
             out.append(f"reconcile-now ended {self.reconcile_state}")
         if self.invariants and not self.quiet:
             out.append(f"the polls did not get quiet in {self.settle_rounds} rounds")
+        hits = self.secrets_sweep.get("hits", [])
+        out += [f"secret {h['secret']} ({h['form']}) found in {h['where']}" for h in hits]
         out += [f"kill failed: {e}" for e in self.kill_errors]
         done = sum(1 for e in self.events if e.action == "kill")
         if done < len(self.kill_plan):
@@ -232,6 +236,10 @@ def print_report(result: RunResult, console: Console) -> None:
     console.print(f"drift (reconcile-now): {result.drift_counts.get('by_kind', {})}")
     console.print(f"inbox when the task worker was stopped: {result.inbox_at_freeze}")
     console.print(_invariants_table(result))
+    if result.secrets_sweep:
+        searched = result.secrets_sweep.get("searched", {})
+        found = len(result.secrets_sweep.get("hits", []))
+        console.print(f"secrets sweep: {found} hits in {sum(searched.values())} records {searched}")
     for note in result.liveness_restarts:
         console.print(f"[yellow]NOTE:[/] did not recover by itself, restarted: {note}")
     for problem in result.problems:
@@ -279,6 +287,7 @@ def as_dict(result: RunResult) -> dict[str, Any]:
         "milestones": milestones(result.timeline),
         "timeline": result.timeline,
         "export_files": result.export_files,
+        "secrets_sweep": result.secrets_sweep,
     }
 
 

@@ -365,3 +365,10 @@ def _finish(
     result.ledger_counts = ledger.counts(merchant)
     broken = sum(inv.violations for inv in result.invariants)
     progress.finish(f"{len(result.invariants)} invariants, {broken} violations")
+    meter.begin("secrets sweep")
+    progress.phase("secrets sweep: Prefect's records, logs, ledger, reports")
+    from deployments.secrets_sweep import sweep
+    from tasks.runtime import load_merchant
+
+    secrets = load_merchant(merchant).secret_values()
+    result.secrets_sweep = sweep(stack.api_url, secrets, [stack.workdir]).as_dict()

@@ -59,4 +59,8 @@ def test_chaos_run_keeps_every_invariant(tmp_path: Path) -> None:
     assert {k: i["violations"] for k, i in by_key.items()} == dict.fromkeys(by_key, 0), (
         json.dumps(summary["invariants"], indent=1) + output[-3000:]
     )
+    # Issue 10's sweep after the run: no credential, in any encoding, anywhere it wrote.
+    sweep = summary["secrets_sweep"]
+    assert sweep["hits"] == [], sweep["hits"]
+    assert sweep["searched"]["logs"] > 100 and sweep["searched"]["events"] > 100, sweep
     assert proc.returncode == 0, output[-3000:]

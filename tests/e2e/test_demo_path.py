@@ -4,7 +4,8 @@ Returnly, AMS and the ledger agree at the end, and that its deployment runs comp
 
 While the demo waits for Ctrl-C, a real headless Chromium opens the Prefect UI address it
 printed and checks that the Runs, Deployments, Artifacts and a flow run's pages show the demo's
-data (screenshots under ``var/ui-screenshots``); then the demo is stopped with SIGTERM.
+data and the review queue's artifact (screenshots under ``var/ui-screenshots``); then the demo
+is stopped with SIGTERM.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import httpx
 import pytest
 
 from tests.support.browser import PageCheck, open_pages, require_chromium
@@ -39,7 +41,15 @@ def _read_until_waiting(stream: IO[str], lines: list[str], ready: threading.Even
     ready.set()  # the demo ended (or failed) without waiting
 
 
-def _ui_checks(summary: dict[str, Any]) -> list[PageCheck]:
+def _latest_artifact_id(ui_url: str, key: str) -> str:
+    query = {"artifacts": {"key": {"any_": [key]}}, "sort": "CREATED_DESC", "limit": 1}
+    found = httpx.post(f"{ui_url}/api/artifacts/filter", json=query, timeout=30)
+    found.raise_for_status()
+    assert found.json(), f"no artifact {key}"
+    return str(found.json()[0]["id"])
+
+
+def _ui_checks(summary: dict[str, Any], review_table: str) -> list[PageCheck]:
     runs = summary["deployment_runs"]
     reconcile = next(r for r in runs if r["deployment"] == "reconcile/reconcile-now")
     return [
@@ -49,6 +59,11 @@ def _ui_checks(summary: dict[str, Any]) -> list[PageCheck]:
             "/artifacts",
             ["reconcile-summary-sandbox-merchant", "demo-story", "reconcile-progress"],
             "artifacts.png",
+        ),
+        PageCheck(
+            f"/artifacts/artifact/{review_table}",
+            ["review-sandbox-merchant", "suggested_action", "what_happened"],
+            "review-queue.png",
         ),
         PageCheck(
             f"/runs/flow-run/{reconcile['flow_run_id']}",
@@ -122,7 +137,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDemo]:
 
 def test_the_prefect_ui_shows_the_demo_in_a_real_browser(demo: RunningDemo) -> None:
     require_chromium()
-    seen = open_pages(demo.ui_url, _ui_checks(demo.summary), SCREENSHOTS)
+    review_table = _latest_artifact_id(demo.ui_url, "review-sandbox-merchant")
+    seen = open_pages(demo.ui_url, _ui_checks(demo.summary, review_table), SCREENSHOTS)
     for page in seen:
         assert not page.unreachable, f"{page.url}: the UI cannot reach the API ({page.screenshot})"
         assert not page.missing, f"{page.url}: not shown {page.missing} ({page.screenshot})"

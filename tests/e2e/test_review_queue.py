@@ -102,7 +102,32 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         )
         stack.callback(stop_process, worker)
         ledger = stack.enter_context(open_ledger(f"sqlite:///{ledger_path}"))
+        stack.callback(_drain_prefect_services)  # runs first, while the server is still up
         yield Env(api_url, returnly_url, ams_url, servers[2].url, ledger, bridge)
+
+
+def _drain_prefect_services() -> None:
+    """Stop the in-process services this module's flows started against its own server.
+
+    They are process-wide singletons bound to the API they first saw: left running, the tag
+    concurrency and event services of every later in-process flow in this pytest process
+    would keep calling this module's stopped server (ConnectError, "Unable to acquire
+    concurrency slots on ['tag:returnly']", every later flow test failing).
+    """
+    from prefect.concurrency.services import (
+        ConcurrencySlotAcquisitionService,
+        ConcurrencySlotAcquisitionWithLeaseService,
+    )
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for service in (
+        APILogWorker,
+        EventsWorker,
+        ConcurrencySlotAcquisitionService,
+        ConcurrencySlotAcquisitionWithLeaseService,
+    ):
+        service.drain_all(timeout=30)
 
 
 @pytest.fixture

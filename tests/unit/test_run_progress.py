@@ -87,3 +87,19 @@ def test_the_demo_story_steps_in_order_and_refuses_a_wrong_one(
             story.step(name)
     assert f"story: step {DEMO_STEPS[-1]} (13/13)" in caplog.text
     assert fake.calls[0][0] == "create" and fake.calls[-1][1] == 100.0
+
+
+def test_the_drivers_do_not_import_prefect_before_they_set_its_environment() -> None:
+    """The demo and chaos drivers point Prefect at the server they start by setting the
+    environment, which Prefect reads when it is imported: importing them must not import it.
+    (With flows.progress importing Prefect at the top, every webhook hand-off of the demo
+    failed with "PREFECT_API_URL is not set" and waited for the sweeper.)"""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, deployments.demo, deployments.chaos.run, cli.chaos; "
+        "print(sorted(m for m in sys.modules if m == 'prefect' or m.startswith('prefect.')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout[:500]
