@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -89,8 +90,6 @@ def prefect_available() -> bool:
 
 def publish_review_queue(merchant: str, *, force: bool = False) -> bool:
     """Write the merchant's review artifacts; False when skipped (unchanged, recently sent)."""
-    from prefect.artifacts import create_markdown_artifact, create_table_artifact
-
     items = queue_items(get_ledger(), merchant)
     signature = tuple((i.id, i.occurrences, i.review_run) for i in items)
     now_mono = time.monotonic()
@@ -103,17 +102,40 @@ def publish_review_queue(merchant: str, *, force: bool = False) -> bool:
     rows = table_rows(items, now)
     shown = rows[:TABLE_MAX_ROWS]
     more = f" (oldest {len(shown)} shown)" if len(rows) > len(shown) else ""
-    create_table_artifact(
-        key=review_artifact_key(merchant),
-        table=shown or [{"id": "", "reason": "no open exceptions"}],
-        description=f"{merchant}: {len(items)} open exception(s){more}",
+    _create_artifact(
+        "table",
+        review_artifact_key(merchant),
+        json.dumps(shown or [{"id": "", "reason": "no open exceptions"}], default=str),
+        f"{merchant}: {len(items)} open exception(s){more}",
     )
-    create_markdown_artifact(
-        key=review_artifact_key(merchant, "summary"),
-        markdown=summary_markdown(merchant, items, now),
-        description=f"review queue of {merchant}: {len(items)} open",
+    _create_artifact(
+        "markdown",
+        review_artifact_key(merchant, "summary"),
+        summary_markdown(merchant, items, now),
+        f"review queue of {merchant}: {len(items)} open",
     )
     return True
+
+
+def _create_artifact(kind: str, key: str, data: str, description: str) -> None:
+    """What ``create_table_artifact`` / ``create_markdown_artifact`` send, through the client:
+    the CLI publishes outside any run, where those helpers warn that this is deprecated."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import ArtifactCreate
+    from prefect.utilities.context import get_task_and_flow_run_ids
+
+    task_run_id, flow_run_id = get_task_and_flow_run_ids()
+    with get_client(sync_client=True) as client:
+        client.create_artifact(
+            ArtifactCreate(
+                key=key,
+                type=kind,
+                description=description,
+                data=data,
+                flow_run_id=flow_run_id,
+                task_run_id=task_run_id,
+            )
+        )
 
 
 def start_held_reviews(merchant: str) -> list[HeldReview]:
