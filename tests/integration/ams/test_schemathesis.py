@@ -32,11 +32,6 @@ def base_url(ams_server: ThreadedServer) -> str:
     return f"{ams_server.url}/{SANDBOX_ACCOUNT}/api/v1"
 
 
-# Hypothesis flags any change of the global ``random`` state while a strategy draws; the
-# sandbox's server thread (and Prefect's, when other tests started them) use ``random`` at
-# the same time, which made this test flaky in CI ("Do not use the `random` module inside
-# strategies", raised as an error). Not a defect of the sandbox or of schemathesis' cases.
-@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 @schema.parametrize()
 @settings(
     max_examples=MAX_EXAMPLES,
