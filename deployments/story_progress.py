@@ -14,8 +14,8 @@ from types import TracebackType
 
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from deployments.bars import step_bars
 from flows.progress import RunProgress
 
 logger = logging.getLogger(__name__)
@@ -43,15 +43,7 @@ class StoryProgress:
     def __init__(self, *, tty: bool | None = None) -> None:
         self.tty = sys.stdout.isatty() if tty is None else tty
         self.console = Console()
-        self._progress = Progress(
-            TextColumn("{task.description:<48}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=self.console,
-            disable=not self.tty,
-            transient=False,
-        )
+        self._progress = step_bars(self.console, 48, enabled=self.tty, transient=False)
         self._task = self._progress.add_task("starting", total=len(DEMO_STEPS))
         self._artifact = RunProgress("demo story", total=len(DEMO_STEPS), key=ARTIFACT_KEY)
         self.done = 0

@@ -19,6 +19,8 @@ import re
 import time
 from uuid import UUID
 
+from tasks.artifacts import publish_artifact
+
 logger = logging.getLogger(__name__)
 MIN_INTERVAL_S = 2.0
 
@@ -106,25 +108,7 @@ class RunProgress:
 
 def create_progress_artifact(progress: float, key: str | None, description: str) -> UUID:
     """A progress artifact, linked to the current flow or task run when there is one."""
-    # Prefect imported here, not at module import: the demo and chaos drivers import this
-    # before they point Prefect's settings (read on import) at the server they start.
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import ArtifactCreate
-    from prefect.utilities.context import get_task_and_flow_run_ids
-
-    task_run_id, flow_run_id = get_task_and_flow_run_ids()
-    with get_client(sync_client=True) as client:
-        artifact = client.create_artifact(
-            ArtifactCreate(
-                key=key,
-                type="progress",
-                description=description,
-                data=progress,
-                flow_run_id=flow_run_id,
-                task_run_id=task_run_id,
-            )
-        )
-    return artifact.id
+    return publish_artifact("progress", key, progress, description)
 
 
 def update_progress_artifact(artifact_id: UUID, progress: float, description: str) -> None:

@@ -33,6 +33,7 @@ from ledger import (
     LedgerNotFoundError,
     is_held_refund,
 )
+from tasks.artifacts import publish_artifact
 from tasks.review import apply_decision, queue_items, start_review
 from tasks.runtime import ams_client, get_ledger, load_merchant, returnly_client
 
@@ -102,40 +103,19 @@ def publish_review_queue(merchant: str, *, force: bool = False) -> bool:
     rows = table_rows(items, now)
     shown = rows[:TABLE_MAX_ROWS]
     more = f" (oldest {len(shown)} shown)" if len(rows) > len(shown) else ""
-    _create_artifact(
+    publish_artifact(
         "table",
         review_artifact_key(merchant),
         json.dumps(shown or [{"id": "", "reason": "no open exceptions"}], default=str),
         f"{merchant}: {len(items)} open exception(s){more}",
     )
-    _create_artifact(
+    publish_artifact(
         "markdown",
         review_artifact_key(merchant, "summary"),
         summary_markdown(merchant, items, now),
         f"review queue of {merchant}: {len(items)} open",
     )
     return True
-
-
-def _create_artifact(kind: str, key: str, data: str, description: str) -> None:
-    """What ``create_table_artifact`` / ``create_markdown_artifact`` send, through the client:
-    the CLI publishes outside any run, where those helpers warn that this is deprecated."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import ArtifactCreate
-    from prefect.utilities.context import get_task_and_flow_run_ids
-
-    task_run_id, flow_run_id = get_task_and_flow_run_ids()
-    with get_client(sync_client=True) as client:
-        client.create_artifact(
-            ArtifactCreate(
-                key=key,
-                type=kind,
-                description=description,
-                data=data,
-                flow_run_id=flow_run_id,
-                task_run_id=task_run_id,
-            )
-        )
 
 
 def start_held_reviews(merchant: str) -> list[HeldReview]:

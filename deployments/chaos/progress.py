@@ -9,8 +9,8 @@ from types import TracebackType
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from deployments.bars import step_bars
 from deployments.chaos.plan import CANCELLED_BEFORE, ChaosPlan
 from deployments.chaos.procs import Event
 from flows.progress import RunProgress
@@ -32,15 +32,7 @@ class ChaosProgress:
     def __init__(self, *, enabled: bool = True) -> None:
         self.console = Console(width=None if _tty() else CONSOLE_WIDTH)
         self.enabled = enabled
-        self._progress = Progress(
-            TextColumn("{task.description:<34}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=self.console,
-            disable=not enabled,
-            refresh_per_second=2,
-        )
+        self._progress = step_bars(self.console, 34, enabled=enabled, refresh_per_second=2)
         self._tasks: dict[str, Any] = {}
         self._phase = self._progress.add_task("starting", total=None)
         self._t0 = time.monotonic()
