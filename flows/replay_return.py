@@ -15,11 +15,11 @@ from prefect.cache_policies import NONE
 from clients.ams import Rma
 from core.mapping import customer_identifier_for
 from flows.common import artifact_key, merchant_tag, opaque, tag_run_with_merchants
+from runtime import ams_client, get_ledger, load_merchant
 from tasks.arrival import record_rmas
 from tasks.lifecycle import RETRIES, RETRY_DELAYS, create_rmas, fetch_returns, refund_return
 from tasks.outcomes import ReturnOutcome, StageSummary
 from tasks.retry import retry_transient
-from tasks.runtime import ams_client, get_ledger, load_merchant
 
 STOP_AFTER_INTAKE = frozenset({"cancelled", "exception", "planned"})
 """Intake outcomes after which the later stages have nothing to work on."""

@@ -33,8 +33,8 @@ from ledger import (
     LedgerNotFoundError,
     is_held_refund,
 )
+from runtime import ams_client, get_ledger, load_merchant, returnly_client
 from tasks.review import apply_decision, queue_items, start_review
-from tasks.runtime import ams_client, get_ledger, load_merchant, returnly_client
 
 logger = logging.getLogger(__name__)
 

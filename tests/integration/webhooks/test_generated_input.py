@@ -40,8 +40,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger import InboxMessage, Ledger, open_ledger
+from runtime import load_merchant
 from sandbox.server import ThreadedServer
-from tasks.runtime import load_merchant
 from tests.integration.webhooks.support import (
     CALLBACK_TOKEN,
     MERCHANT,
