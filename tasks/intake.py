@@ -19,6 +19,7 @@ import logging
 from collections.abc import Sequence
 
 from clients.ams import AmsClient, AmsError, Rma, RmaCreate, in_batches
+from clients.ams.statuses import OPEN, is_ams_status
 from clients.errors import is_retryable
 from clients.returnly import CANCELED_STATUSES, Return
 from core.mapping import customer_identifier_for, map_return_to_rma
@@ -386,7 +387,7 @@ def _cancel(
             ledger.set_stage(merchant.name, ret.id, stages.CANCELLED, status="deleted")
         ledger.record_stage(merchant.name, ret.id, "cancellation", "no_rma")
         return ReturnOutcome.of(merchant, ret.id, "cancelled", "no live RMA in AMS")
-    if (rma.status or "").lower() != "open":
+    if not is_ams_status(rma.status, OPEN):
         return _hold_now(
             ledger,
             merchant,
