@@ -66,7 +66,7 @@ def fetch_open_rmas(
 def _flag(
     ledger: Ledger, merchant: MerchantConfig, link: Link, reason: str, message: str, rma: Rma
 ) -> None:
-    ledger.raise_exception(
+    ledger.open_exception(
         merchant.name,
         reason,
         message,
@@ -92,7 +92,7 @@ def record_rmas(
         cid = rma.customer_identifier or ""
         link = known.get(cid)
         if link is None:
-            ledger.raise_exception(
+            ledger.open_exception(
                 merchant.name,
                 "rma_without_return",
                 f"AMS RMA {cid or rma.id} has no Returnly return known to the bridge",

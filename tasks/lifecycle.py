@@ -121,7 +121,7 @@ def poll_open_rmas(merchant: str) -> tuple[list[ReturnOutcome], list[Rma]]:
     ledger = get_ledger()
     rmas, missing = fetch_open_rmas(config, ledger=ledger, ams=ams_client(config))
     for cid in missing:
-        ledger.raise_exception(
+        ledger.open_exception(
             merchant,
             "rma_missing_in_ams",
             f"the ledger links {cid} but AMS has no such RMA",

@@ -57,9 +57,6 @@ __all__ = [
     "rma_problems",
 ]
 
-ReturnType = Literal[
-    "returned_to_sender", "rma_submitted_by_customer", "rma_created_by_distribution_center"
-]
 CallbackMessageType = Literal[
     "skuInventoryChange",
     "orderEvent",

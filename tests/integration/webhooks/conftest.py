@@ -19,7 +19,8 @@ from sandbox.ams.app import create_app as create_ams_app
 from sandbox.returnly.app import create_app as create_returnly_app
 from sandbox.server import ThreadedServer, serve_in_thread
 from tests.integration.webhooks.support import CALLBACK_TOKEN, WEBHOOK_SECRET, Receiver
-from webhooks import RecordingDispatcher, create_app
+from tests.support.dispatch import RecordingDispatcher
+from webhooks import create_app
 from webhooks.limits import HEADER_TIMEOUT_S
 from webhooks.protocol import uvicorn_options
 

@@ -53,7 +53,8 @@ from tests.integration.webhooks.support import (
     return_delivery,
     wait_until,
 )
-from webhooks import RecordingDispatcher, create_app
+from tests.support.dispatch import RecordingDispatcher
+from webhooks import create_app
 from webhooks.grammar import MERCHANT_NAME
 from webhooks.protocol import uvicorn_options
 

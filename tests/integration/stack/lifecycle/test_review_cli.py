@@ -56,7 +56,7 @@ def _run(*args: str) -> str:
 
 def test_review_list_show_approve_reject_resolve(stack: Stack, bridge: Ledger) -> None:
     ok, no = _held(stack, bridge, 2)
-    other, _ = bridge.raise_exception(MERCHANT, "missing_sku", "no SKU", {}, return_id="R9")
+    other, _ = bridge.open_exception(MERCHANT, "missing_sku", "no SKU", {}, return_id="R9")
     rows = json.loads(_run("list", "--merchant", MERCHANT, "--json"))
     by_return = {r["return_id"]: r for r in rows}
     assert set(by_return) == {ok, no, "R9"}
