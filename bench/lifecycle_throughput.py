@@ -213,7 +213,7 @@ def main() -> None:
         )
         with local_prefect_server(args.workdir / "prefect") as api_url:
             os.environ.update(prefect_env(args.workdir / "prefect", api_url))
-            from tasks.runtime import reset_runtime
+            from runtime import reset_runtime
 
             for n in range(args.repeat):
                 prepare(returnly, ams, args.returns, args.seed)

@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-# Run as ``python bench/clients.py`` (the Makefile does), this file's directory comes first on
-# sys.path and the file itself would shadow the ``clients`` package: drop that entry first.
+# Run as ``python bench/returnly_listing.py`` (the Makefile does), this file's directory comes
+# first on sys.path, where a bench module could shadow a package of the project: drop it.
 if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path.pop(0)
 

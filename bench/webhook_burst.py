@@ -39,7 +39,7 @@ def burst(returns: int, batch_max: int, workdir: Path) -> dict[str, float]:
     with local_stack(workdir) as stack:
         from core.mapping import customer_identifier_for
         from deployments import scenario
-        from tasks.runtime import ams_client, load_merchant, returnly_client
+        from runtime import ams_client, load_merchant, returnly_client
 
         merchant = load_merchant(stack.merchant)
         returnly, ams = returnly_client(merchant), ams_client(merchant)

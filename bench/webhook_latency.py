@@ -37,7 +37,7 @@ def main() -> None:
     with local_stack(args.workdir, dispatch=args.dispatch) as stack:
         from core.mapping import customer_identifier_for
         from deployments import scenario
-        from tasks.runtime import ams_client, load_merchant, returnly_client
+        from runtime import ams_client, load_merchant, returnly_client
 
         merchant = load_merchant(stack.merchant)
         returnly, ams = returnly_client(merchant), ams_client(merchant)

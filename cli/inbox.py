@@ -46,7 +46,7 @@ def list_messages(
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
 ) -> None:
     """Inbox messages of one status (dead letters by default), newest first."""
-    from tasks.runtime import get_ledger
+    from runtime import get_ledger
 
     rows = get_ledger().list_inbox(_status(status), merchant, limit)
     for row in rows:
@@ -66,7 +66,7 @@ def replay(
 ) -> None:
     """Put dead (or failed) messages back in the queue; their dead-letter exceptions close."""
     from ledger import LedgerError
-    from tasks.runtime import get_ledger
+    from runtime import get_ledger
 
     ledger = get_ledger()
     refs = [tuple(m.split("/", 1)) for m in messages or []]

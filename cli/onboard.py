@@ -164,7 +164,7 @@ def _saved_merchant(name: str, *, required: bool) -> MerchantConfig | None:
         if required:
             raise _fail("PREFECT_API_URL is not set: the block would land in a throwaway database")
         return None
-    from tasks.runtime import block_merchant, reset_runtime
+    from runtime import block_merchant, reset_runtime
 
     reset_runtime()  # always read the server's current state
     return block_merchant(name)
@@ -172,10 +172,10 @@ def _saved_merchant(name: str, *, required: bool) -> MerchantConfig | None:
 
 def _save(config: MerchantConfig, *, replaced: bool, dry_run: bool) -> list[Step]:
     """Save the block and create the merchant's rate limits."""
-    from deployments.blocks import MerchantBlock
     from deployments.deploy import RateLimits, ensure_rate_limits
     from deployments.merchants import Step
-    from tasks.runtime import reset_runtime
+    from runtime import reset_runtime
+    from runtime.blocks import MerchantBlock
 
     what = f"block merchant-config/{config.name}"
     if dry_run:
@@ -233,7 +233,7 @@ def onboard_check(
     from prefect.settings import get_current_settings
 
     from deployments.merchants import Step, check_merchant
-    from tasks.runtime import merchant_names
+    from runtime import merchant_names
 
     if not get_current_settings().api.url:
         raise _fail("PREFECT_API_URL is not set: blocks and rate limits live on the server")

@@ -14,7 +14,7 @@ def rejected(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
 ) -> None:
     """Show refused requests from the ledger inbox: when, what, why, and the kept excerpt."""
-    from tasks.runtime import get_ledger
+    from runtime import get_ledger
 
     rows = get_ledger().rejected_inbox(limit, source=source, merchant=merchant)
     for row in rows:

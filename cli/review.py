@@ -33,7 +33,7 @@ def _echo_json(data: Any) -> None:
 
 
 def _exception_merchant(exception_id: int, merchant: str | None) -> str:
-    from tasks.runtime import get_ledger
+    from runtime import get_ledger
 
     exc = get_ledger().get_exception(exception_id)
     if exc is None:
@@ -49,8 +49,8 @@ def list_(
 ) -> None:
     """Open exceptions, oldest first: id, age, reason, return, RMA, suggested action."""
     from core.review import table_rows
+    from runtime import get_ledger
     from tasks.review import queue_items
-    from tasks.runtime import get_ledger
 
     ledger = get_ledger()
     names = [merchant] if merchant else sorted({e.merchant for e in ledger.list_exceptions()})
@@ -73,7 +73,7 @@ def list_(
 @app.command()
 def show(exception_id: int, as_json: bool = JsonOpt) -> None:
     """Everything about one exception, with its review (held refunds)."""
-    from tasks.runtime import get_ledger
+    from runtime import get_ledger
 
     ledger = get_ledger()
     exc = ledger.get_exception(exception_id)

@@ -8,4 +8,3 @@ BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 8.0
 RETRY_AFTER_CAP_S = 60.0
 """A server asking us to wait longer than this gets an error instead of a stuck worker."""
-RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})

@@ -18,7 +18,7 @@ SANDBOX_CALLBACK_TOKEN = "sandbox-callback-token"
 SANDBOX_WEBHOOK_SECRET = "sandbox-webhook-secret"
 SANDBOX_ACCOUNT = "sandbox-merchant"
 MERCHANT_SOURCES = ("file", "settings", "blocks")
-"""Where merchants can come from (``BRIDGE_MERCHANT_SOURCES``, see :mod:`tasks.runtime`)."""
+"""Where merchants can come from (``BRIDGE_MERCHANT_SOURCES``, see :mod:`runtime`)."""
 _PLACEHOLDERS = {
     SANDBOX_RETURNLY_TOKEN,
     SANDBOX_AMS_TOKEN,

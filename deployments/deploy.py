@@ -5,7 +5,7 @@ deployment in prefect.yaml.
 ``PREFECT_API_URL`` pointing at the server. Every step is idempotent, so deploying again after
 a change is the same command. Rate limits are Prefect global concurrency limits with slot
 decay, one per merchant and system (``ams-<merchant>``, ``returnly-<merchant>``); the clients
-built by :mod:`tasks.runtime` take one slot per request. The automation is
+built by :mod:`runtime` take one slot per request. The automation is
 :mod:`deployments.alerts` (failed runs notify ``--alert-block``).
 """
 
@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from runtime import merchant_names, rate_limit_name
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_POOL = "bridge-pool"
@@ -47,7 +49,6 @@ class RateLimits:
 
     def for_merchant(self, merchant: str) -> dict[str, tuple[int, float]]:
         """Limit name -> (burst slots, slot decay per second)."""
-        from tasks.runtime import rate_limit_name
 
         return {
             rate_limit_name("ams", merchant): (self.burst, self.ams_per_hour / 3600.0),
@@ -136,7 +137,7 @@ def ensure_rate_limits(merchants: Iterable[str], limits: RateLimits) -> dict[str
 
 def register_block_types() -> None:
     """Register the merchant block type so the UI offers a form for it."""
-    from deployments.blocks import MerchantBlock
+    from runtime.blocks import MerchantBlock  # imports Prefect (~1.2 s); only the deploy step
 
     MerchantBlock.register_type_and_schema()
 
@@ -222,14 +223,12 @@ def deploy(
     if not api_url:
         raise RuntimeError("PREFECT_API_URL is not set: point it at the Prefect server first")
     if merchants is None:
-        from tasks.runtime import merchant_names
-
         merchants = merchant_names("all")
     report = DeployReport(work_pool=pool_from_yaml(project_dir / "prefect.yaml"))
     report.pool_created = ensure_work_pool(report.work_pool)
     report.limits = ensure_rate_limits(merchants, limits or RateLimits())
     register_block_types()
-    from deployments.alerts import ensure_alert_automation
+    from deployments.alerts import ensure_alert_automation  # imports Prefect (~1.6 s)
 
     report.alert = ensure_alert_automation(alert_block).line()
     if not skip_deploy:

@@ -18,6 +18,7 @@ from pathlib import Path
 from core.settings import SANDBOX_ACCOUNT
 from deployments.deploy import PROJECT_DIR
 from deployments.prefect_server import local_prefect_server, prefect_env, spawn, stop_process
+from runtime import reset_runtime
 from sandbox.server import ThreadedServer
 from webhooks.dispatch import CompositeDispatcher, Dispatcher
 
@@ -85,7 +86,6 @@ def local_stack(
         # Imported only now: Prefect reads its settings from the environment on import.
         from sandbox.ams.app import create_app as create_ams
         from sandbox.returnly.app import create_app as create_returnly
-        from tasks.runtime import reset_runtime
         from webhooks.app import create_app as create_receiver
         from webhooks.protocol import uvicorn_options
         from webhooks.settings import build_dispatcher

@@ -22,6 +22,15 @@ from clients.errors import BridgeClientError
 from clients.returnly import ReturnlyClient
 from core.merchant import MerchantConfig
 from flows.common import artifact_key, tag_run_with_merchants
+from runtime import (
+    ams_client,
+    limit_problem,
+    load_merchant,
+    merchant_names,
+    rate_limit_name,
+    read_limit,
+    returnly_client,
+)
 
 RETURNLY_EVENTS = ("return.authorized", "return.canceled_by_merchant")
 """The events the receiver turns into intake and cancellation."""
@@ -170,8 +179,6 @@ def check_rate_limits(merchant: str) -> list[Step]:
     """Both of the merchant's rate limits exist and throttle (else its calls run unthrottled)."""
     from prefect.client.orchestration import get_client
 
-    from tasks.runtime import limit_problem, rate_limit_name, read_limit
-
     steps: list[Step] = []
     with get_client(sync_client=True) as client:
         for system in RATE_LIMITED_SYSTEMS:
@@ -191,7 +198,6 @@ def check_rate_limits(merchant: str) -> list[Step]:
 @task(name="check-merchant", cache_policy=NONE, task_run_name="check-{merchant}")
 def check_merchant(merchant: str, receiver_url: str | None) -> list[Step]:
     """Credentials, subscriptions and rate limits of one merchant (read-only)."""
-    from tasks.runtime import ams_client, load_merchant, returnly_client
 
     config = load_merchant(merchant)
     returnly, ams = returnly_client(config), ams_client(config)
@@ -211,7 +217,6 @@ def onboard_check(merchant: str = "all", receiver_url: str | None = None) -> dic
         receiver_url: Base URL of the webhook receiver the subscriptions must point at;
             empty accepts any receiver URL for the merchant.
     """
-    from tasks.runtime import merchant_names
 
     logger = get_run_logger()
     results: dict[str, list[Step]] = {}

@@ -15,10 +15,10 @@ from prefect.futures import as_completed
 from clients.returnly import Return
 from flows.common import chunks, for_each_merchant, merchant_tag, opaque, thread_runner
 from flows.progress import RunProgress, progress_key
+from runtime import load_merchant, returnly_client
 from tasks.lifecycle import INTAKE_POLL_STATUSES, RETRIES, RETRY_DELAYS, create_rmas
 from tasks.outcomes import ReturnOutcome, StageSummary
 from tasks.retry import retry_transient
-from tasks.runtime import load_merchant, returnly_client
 
 CONCURRENCY = 4
 

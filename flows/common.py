@@ -16,11 +16,11 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from clients.ams import MAX_RECORDS_PER_BATCH
+from runtime import merchant_names
 from tasks.inbox import InboxRef
 from tasks.lifecycle import claim_inbox, settle_inbox
 from tasks.outcomes import StageSummary
 from tasks.review_queue import after_stage
-from tasks.runtime import merchant_names
 
 T = TypeVar("T")
 BATCH_SIZE = MAX_RECORDS_PER_BATCH

@@ -18,6 +18,7 @@ from prefect.artifacts import create_markdown_artifact
 from core.speed import duration_text
 from flows.common import artifact_key, tag_run_with_merchants, thread_runner
 from flows.progress import RunProgress, progress_key
+from runtime import merchant_names
 from tasks.reconcile import (
     HealStep,
     MerchantReconcile,
@@ -37,7 +38,6 @@ from tasks.reconcile.tasks import (
     triage_drift,
     write_reconcile_report,
 )
-from tasks.runtime import merchant_names
 
 CONCURRENCY = 4
 

@@ -13,13 +13,14 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 
 from clients.ams import Rma
+from clients.ams.statuses import RECEIVED, is_ams_status
 from core.mapping import customer_identifier_for
 from flows.common import artifact_key, merchant_tag, opaque, tag_run_with_merchants
+from runtime import ams_client, get_ledger, load_merchant
 from tasks.arrival import record_rmas
 from tasks.lifecycle import RETRIES, RETRY_DELAYS, create_rmas, fetch_returns, refund_return
 from tasks.outcomes import ReturnOutcome, StageSummary
 from tasks.retry import retry_transient
-from tasks.runtime import ams_client, get_ledger, load_merchant
 
 STOP_AFTER_INTAKE = frozenset({"cancelled", "exception", "planned"})
 """Intake outcomes after which the later stages have nothing to work on."""
@@ -72,7 +73,7 @@ def _replay(merchant: str, return_id: str, dry_run: bool) -> list[ReturnOutcome]
         outcomes.append(_skip(merchant, return_id, f"dry run: AMS status {rma.status}"))
     else:
         outcomes += record_rma(merchant, opaque(rma))
-    if (rma.status or "").lower() != "received":
+    if not is_ams_status(rma.status, RECEIVED):
         logger.info("return %s: RMA %s, waiting for the warehouse", return_id, rma.status)
         return outcomes
     outcomes.append(refund_return(merchant, return_id, dry_run=dry_run))

@@ -22,10 +22,10 @@ from pydantic import BaseModel
 from clients.errors import is_retryable
 from flows.common import tag_run_with_merchants
 from ledger import HeldReview, LedgerConflictError
+from runtime import ams_client, get_ledger, load_merchant, returnly_client
 from tasks.lifecycle import RETRY_DELAYS
 from tasks.review import ReviewBusyError, apply_decision, start_review
 from tasks.review_queue import HeldRefundReview, publish_review_queue
-from tasks.runtime import ams_client, get_ledger, load_merchant, returnly_client
 
 APPLY_RETRIES = 3
 

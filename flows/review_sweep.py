@@ -6,8 +6,8 @@ from prefect import flow, get_run_logger
 from pydantic import BaseModel, Field
 
 from flows.common import tag_run_with_merchants
+from runtime import merchant_names
 from tasks.review_queue import apply_overdue_defaults, publish_review_queue, start_held_reviews
-from tasks.runtime import merchant_names
 
 
 class SweepResult(BaseModel):

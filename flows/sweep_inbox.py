@@ -18,7 +18,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from ledger import Ledger
-from tasks.runtime import get_ledger
+from runtime import get_ledger
 from webhooks.dispatch import Dispatcher
 from webhooks.settings import WebhookSettings, build_dispatcher
 from webhooks.sweep import RunStates, SweepResult, redispatch_inbox

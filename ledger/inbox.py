@@ -20,6 +20,9 @@ from ledger.store import Store
 InboxStatus = Literal["pending", "emitted", "processed", "failed", "rejected", "dead"]
 MarkStatus = Literal["processed", "failed", "emitted"]
 
+SOURCE_RETURNLY = "returnly"
+SOURCE_AMS = "ams"
+"""The inbox's two sources (its ``source`` column): who sent the webhook."""
 MAX_INBOX_ATTEMPTS = 5
 """A message is tried this often (failures, and hand-offs that came to nothing); then the
 sweeper dead-letters it."""
@@ -251,7 +254,7 @@ class InboxMixin(Store):
                     "run_id": row.run_id,
                     "last_error": last_error,
                 },
-                return_id=row.subject_id if source == "returnly" else None,
+                return_id=row.subject_id if source == SOURCE_RETURNLY else None,
                 stage="inbox",
                 source=source,
                 subject=dead_letter_subject(source, message_id),

@@ -33,7 +33,7 @@ def payload_subject(payload: dict[str, Any]) -> str:
 
 
 class ExceptionNote(NamedTuple):
-    """An exception to open (or count again), as :meth:`ReviewMixin.raise_exception` takes it."""
+    """An exception to open (or count again), as :meth:`ReviewMixin.open_exception` takes it."""
 
     reason: str
     message: str
@@ -79,7 +79,7 @@ def open_or_count(
 class ReviewMixin(Store):
     """Operations on ``review_exceptions``."""
 
-    def raise_exception(
+    def open_exception(
         self,
         merchant: str,
         reason: str,
@@ -99,10 +99,24 @@ class ReviewMixin(Store):
         note = ExceptionNote(reason, message, payload, return_id, stage, source, subject)
         return self.record_exceptions(merchant, [note])[0]
 
+    # The old name (it raises nothing), kept while tasks/completion.py and tasks/inbox.py are
+    # reworked on other branches (issue 12); new code calls open_exception.
+    raise_exception = open_exception
+
     def record_exceptions(
-        self, merchant: str, notes: Sequence[ExceptionNote], links: Sequence[LinkChange] = ()
+        self, merchant: str, notes: Sequence[ExceptionNote]
     ) -> list[tuple[ExceptionRecord, bool]]:
-        """:meth:`raise_exception` for a batch, with link changes, in one transaction."""
+        """:meth:`open_exception` for a batch, in one transaction."""
+        return self.record_changes(merchant, notes=notes)
+
+    def record_changes(
+        self,
+        merchant: str,
+        links: Sequence[LinkChange] = (),
+        notes: Sequence[ExceptionNote] = (),
+    ) -> list[tuple[ExceptionRecord, bool]]:
+        """Link changes (created, adopted or held links) and the review exceptions found with
+        them, in one transaction; ``(row, created)`` per exception."""
         if not all(n.reason for n in notes):
             raise ValueError("reason is required")
 

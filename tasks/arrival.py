@@ -23,7 +23,7 @@ AMS_READ_CONCURRENCY = 4
 """GETs of 30 RMAs in flight at once while polling (the client is thread-safe)."""
 CREATED_AT_SLACK = timedelta(minutes=10)
 """Clock skew allowed between the ledger and AMS when listing by created date."""
-_STAGE_RANK = {
+_STAGE_RANK: dict[str, int] = {
     stages.RMA_CREATED: 0,
     stages.IN_TRANSIT: 1,
     stages.UNDELIVERABLE: 1,
@@ -66,7 +66,7 @@ def fetch_open_rmas(
 def _flag(
     ledger: Ledger, merchant: MerchantConfig, link: Link, reason: str, message: str, rma: Rma
 ) -> None:
-    ledger.raise_exception(
+    ledger.open_exception(
         merchant.name,
         reason,
         message,
@@ -92,7 +92,7 @@ def record_rmas(
         cid = rma.customer_identifier or ""
         link = known.get(cid)
         if link is None:
-            ledger.raise_exception(
+            ledger.open_exception(
                 merchant.name,
                 "rma_without_return",
                 f"AMS RMA {cid or rma.id} has no Returnly return known to the bridge",
@@ -132,7 +132,9 @@ def _record_one(
     later = _STAGE_RANK.get(link.stage, -1) > _STAGE_RANK.get(stage, -1)
     if unchanged or later:
         if stage == stages.RECEIVED and link.stage == stages.RECEIVED:
-            return ReturnOutcome.of(merchant, link.return_id, "updated", stages.RECEIVED)
+            return ReturnOutcome.of(
+                merchant, link.return_id, "updated", stages.RECEIVED, stage=stages.RECEIVED
+            )
         return ReturnOutcome.of(
             merchant, link.return_id, "skipped", f"status {status} already recorded"
         )
@@ -160,9 +162,9 @@ def _record_one(
                 rma,
             )
     logger.info("return %s: AMS status %s", link.return_id, status)
-    return ReturnOutcome.of(merchant, link.return_id, "updated", stage)
+    return ReturnOutcome.of(merchant, link.return_id, "updated", stage, stage=stage)
 
 
 def received_return_ids(outcomes: Sequence[ReturnOutcome]) -> list[str]:
     """Returns whose RMA is received and so ready for completion."""
-    return [o.return_id for o in outcomes if o.outcome == "updated" and o.detail == "received"]
+    return [o.return_id for o in outcomes if o.outcome == "updated" and o.stage == stages.RECEIVED]

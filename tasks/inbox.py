@@ -14,15 +14,13 @@ from clients.ams import AmsClient, Rma
 from clients.returnly import Return, ReturnlyClient, ReturnlyNotFoundError
 from core.merchant import MerchantConfig
 from ledger import InboxMessage, Ledger
+from ledger.inbox import SOURCE_AMS, SOURCE_RETURNLY
 from tasks.arrival import received_return_ids, record_rmas
 from tasks.completion import complete_return, complete_returns
 from tasks.intake import intake_returns
 from tasks.outcomes import ReturnOutcome
 
 logger = logging.getLogger(__name__)
-
-SOURCE_RETURNLY = "returnly"
-SOURCE_AMS = "ams"
 
 
 class InboxRef(BaseModel):

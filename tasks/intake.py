@@ -19,6 +19,7 @@ import logging
 from collections.abc import Sequence
 
 from clients.ams import AmsClient, AmsError, Rma, RmaCreate, in_batches
+from clients.ams.statuses import OPEN, is_ams_status
 from clients.errors import is_retryable
 from clients.returnly import CANCELED_STATUSES, Return
 from core.mapping import customer_identifier_for, map_return_to_rma
@@ -41,8 +42,9 @@ def rma_lease_key(return_id: str) -> str:
     return f"rma:{return_id}"
 
 
-class _Holds:
-    """Exceptions found in a batch, written with their link changes in one transaction."""
+class _Writes:
+    """What a batch writes to the ledger in one transaction: its link changes (created,
+    adopted or held links) and the review exceptions found on the way."""
 
     def __init__(self, merchant: MerchantConfig) -> None:
         self.merchant = merchant
@@ -75,19 +77,19 @@ class _Holds:
 
     def write(self, ledger: Ledger) -> None:
         """Record everything held so far (and forget it, so a second write adds nothing)."""
-        ledger.record_exceptions(self.merchant.name, self.notes, self.links)
+        ledger.record_changes(self.merchant.name, self.links, self.notes)
         self.notes, self.links = [], []
 
 
 def _triage(
-    holds: _Holds, merchant: MerchantConfig, ret: Return, link: Link | None
+    writes: _Writes, merchant: MerchantConfig, ret: Return, link: Link | None
 ) -> ReturnOutcome | RmaCreate | None:
     """Decide what intake does with one return: an outcome now, an RMA to create, or cancel."""
     if ret.status in CANCELED_STATUSES:
         return None
     if ret.status not in INTAKE_STATUSES:
         if not ret.is_actionable:
-            return holds.hold(
+            return writes.hold(
                 ret,
                 "unknown_return_status",
                 f"Returnly status {ret.status!r} is not one the bridge acts on",
@@ -101,7 +103,7 @@ def _triage(
         issues = [i.model_dump(mode="json") for i in mapped.issues]
         codes = ",".join(sorted({i.code.value for i in mapped.issues}))
         text = "; ".join(i.message for i in mapped.issues)
-        return holds.hold(ret, f"mapping:{codes}", text, {"issues": issues})
+        return writes.hold(ret, f"mapping:{codes}", text, {"issues": issues})
     return mapped.rma
 
 
@@ -114,17 +116,17 @@ def intake_returns(
     dry_run: bool = False,
 ) -> list[ReturnOutcome]:
     """Create the RMAs these returns still need (one batched POST per 30); cancel cancelled ones."""
-    holds = _Holds(merchant)
+    writes = _Writes(merchant)
     try:
-        return _intake_batch(merchant, returns, holds, ledger=ledger, ams=ams, dry_run=dry_run)
+        return _intake_batch(merchant, returns, writes, ledger=ledger, ams=ams, dry_run=dry_run)
     finally:
-        holds.write(ledger)  # also when AMS failed: what was found so far is not lost
+        writes.write(ledger)  # also when AMS failed: what was found so far is not lost
 
 
 def _intake_batch(
     merchant: MerchantConfig,
     returns: Sequence[Return],
-    holds: _Holds,
+    writes: _Writes,
     *,
     ledger: Ledger,
     ams: AmsClient,
@@ -134,7 +136,7 @@ def _intake_batch(
     to_create: list[tuple[Return, RmaCreate]] = []
     known = {lk.return_id: lk for lk in ledger.links_for(merchant.name, return_ids=ids(returns))}
     for ret in returns:
-        decided = _triage(holds, merchant, ret, known.get(ret.id))
+        decided = _triage(writes, merchant, ret, known.get(ret.id))
         if decided is None:
             outcomes.append(cancel_return(merchant, ret, ledger=ledger, ams=ams, dry_run=dry_run))
         elif isinstance(decided, ReturnOutcome):
@@ -150,13 +152,13 @@ def _intake_batch(
             )
             for r, rma in to_create
         ]
-    return outcomes + _create_leased(merchant, to_create, holds, ledger=ledger, ams=ams)
+    return outcomes + _create_leased(merchant, to_create, writes, ledger=ledger, ams=ams)
 
 
 def _create_leased(
     merchant: MerchantConfig,
     to_create: Sequence[tuple[Return, RmaCreate]],
-    holds: _Holds,
+    writes: _Writes,
     *,
     ledger: Ledger,
     ams: AmsClient,
@@ -191,7 +193,7 @@ def _create_leased(
                 outcomes.append(ReturnOutcome.of(merchant, ret.id, "already_done", link.stage))
             elif taken[rma_lease_key(ret.id)]:
                 # An earlier run may have created it and lost the answer: read before posting.
-                found = _read_back(merchant, ret, holds, ams=ams)
+                found = _read_back(merchant, ret, writes, ams=ams)
                 if found is None:
                     todo.append((ret, rma))
                 else:
@@ -214,15 +216,15 @@ def _create_leased(
                 continue
             keys = [rma_lease_key(ret.id) for ret, _ in mine_now]
             in_doubt += keys
-            outcomes += _create_chunk(merchant, mine_now, holds, ams=ams)
-            holds.write(ledger)
+            outcomes += _create_chunk(merchant, mine_now, writes, ams=ams)
+            writes.write(ledger)
             in_doubt = in_doubt[: -len(keys)]
     except BaseException:
         in_doubt = list(taken)  # whatever this batch touched may have been applied
         raise
     finally:
         try:
-            holds.write(ledger)
+            writes.write(ledger)
         except BaseException:
             in_doubt = list(taken)
             raise
@@ -234,7 +236,7 @@ def _create_leased(
 def _create_chunk(
     merchant: MerchantConfig,
     chunk: Sequence[tuple[Return, RmaCreate]],
-    holds: _Holds,
+    writes: _Writes,
     *,
     ams: AmsClient,
 ) -> list[ReturnOutcome]:
@@ -243,14 +245,14 @@ def _create_chunk(
     outcomes: list[ReturnOutcome] = []
     for attempt in range(1, RMA_POST_ATTEMPTS + 1):
         try:
-            return outcomes + _record_created(merchant, pending, holds, ams=ams)
+            return outcomes + _record_created(merchant, pending, writes, ams=ams)
         except AmsError as exc:
             if not is_retryable(exc) or attempt == RMA_POST_ATTEMPTS:
                 raise
             logger.warning("AMS create of %d RMAs: %s; reading back", len(pending), exc)
         still: list[tuple[Return, RmaCreate]] = []
         for ret, rma in pending:
-            found = _read_back(merchant, ret, holds, ams=ams)
+            found = _read_back(merchant, ret, writes, ams=ams)
             if found is None:
                 still.append((ret, rma))
             else:
@@ -262,19 +264,19 @@ def _create_chunk(
 
 
 def _read_back(
-    merchant: MerchantConfig, ret: Return, holds: _Holds, *, ams: AmsClient
+    merchant: MerchantConfig, ret: Return, writes: _Writes, *, ams: AmsClient
 ) -> ReturnOutcome | None:
     """The live RMA AMS holds for ``ret``, recorded as already done; ``None`` if there is none."""
     existing = ams.get_rma_by_cid(customer_identifier_for(ret.id))
     if existing is None or existing.is_deleted:
         return None
-    return _adopt(merchant, ret, existing, holds)
+    return _adopt(merchant, ret, existing, writes)
 
 
 def _record_created(
     merchant: MerchantConfig,
     chunk: Sequence[tuple[Return, RmaCreate]],
-    holds: _Holds,
+    writes: _Writes,
     *,
     ams: AmsClient,
 ) -> list[ReturnOutcome]:
@@ -284,7 +286,7 @@ def _record_created(
     for ret, rma in chunk:
         record = records.get(rma.customer_identifier)
         if record is not None and record.ok:
-            holds.links.append(
+            writes.links.append(
                 LinkChange(
                     ret.id,
                     rma.customer_identifier,
@@ -296,11 +298,11 @@ def _record_created(
             )
             outcomes.append(ReturnOutcome.of(merchant, ret.id, "created"))
         elif record is not None and record.is_duplicate_identifier:
-            outcomes.append(_adopt_existing(merchant, ret, holds, ams=ams))
+            outcomes.append(_adopt_existing(merchant, ret, writes, ams=ams))
         else:
             message = record.summary() if record else "AMS returned no result for this record"
             outcomes.append(
-                holds.hold(
+                writes.hold(
                     ret,
                     "ams_rejected",
                     message,
@@ -319,14 +321,14 @@ def ids(returns: Sequence[Return]) -> list[str]:
 
 
 def _adopt_existing(
-    merchant: MerchantConfig, ret: Return, holds: _Holds, *, ams: AmsClient
+    merchant: MerchantConfig, ret: Return, writes: _Writes, *, ams: AmsClient
 ) -> ReturnOutcome:
     """AMS says the identifier exists: read it back and record it as already done."""
-    found = _read_back(merchant, ret, holds, ams=ams)
+    found = _read_back(merchant, ret, writes, ams=ams)
     if found is not None:
         return found
     cid = customer_identifier_for(ret.id)
-    return holds.hold(
+    return writes.hold(
         ret,
         "ams_duplicate_unreadable",
         f"AMS refused {cid} as a duplicate but no live RMA could be read back",
@@ -334,10 +336,10 @@ def _adopt_existing(
     )
 
 
-def _adopt(merchant: MerchantConfig, ret: Return, existing: Rma, holds: _Holds) -> ReturnOutcome:
+def _adopt(merchant: MerchantConfig, ret: Return, existing: Rma, writes: _Writes) -> ReturnOutcome:
     """Link ``ret`` to the live RMA AMS already holds for it (written with the batch)."""
     stage = stages.stage_for_ams_status(existing.status) or stages.RMA_CREATED
-    holds.links.append(
+    writes.links.append(
         LinkChange(
             ret.id,
             customer_identifier_for(ret.id),
@@ -386,7 +388,7 @@ def _cancel(
             ledger.set_stage(merchant.name, ret.id, stages.CANCELLED, status="deleted")
         ledger.record_stage(merchant.name, ret.id, "cancellation", "no_rma")
         return ReturnOutcome.of(merchant, ret.id, "cancelled", "no live RMA in AMS")
-    if (rma.status or "").lower() != "open":
+    if not is_ams_status(rma.status, OPEN):
         return _hold_now(
             ledger,
             merchant,
@@ -453,7 +455,7 @@ def _hold_now(
     stage: str,
 ) -> ReturnOutcome:
     """A single-return exception, written at once."""
-    holds = _Holds(merchant)
-    outcome = holds.hold(ret, reason, message, payload, stage=stage)
-    holds.write(ledger)
+    writes = _Writes(merchant)
+    outcome = writes.hold(ret, reason, message, payload, stage=stage)
+    writes.write(ledger)
     return outcome

@@ -13,6 +13,7 @@ from prefect.cache_policies import NONE
 
 from clients.ams import Rma
 from clients.returnly import Return
+from runtime import ams_client, get_ledger, load_merchant, returnly_client
 from tasks import stages
 from tasks.arrival import fetch_open_rmas, record_rmas
 from tasks.completion import complete_return, complete_returns
@@ -26,7 +27,6 @@ from tasks.intake import intake_returns
 from tasks.outcomes import ReturnOutcome
 from tasks.retry import retry_transient
 from tasks.review_queue import after_stage
-from tasks.runtime import ams_client, get_ledger, load_merchant, returnly_client
 
 INTAKE_WATERMARK = "intake.returns.updated_at"
 POLL_OVERLAP = timedelta(minutes=10)
@@ -121,7 +121,7 @@ def poll_open_rmas(merchant: str) -> tuple[list[ReturnOutcome], list[Rma]]:
     ledger = get_ledger()
     rmas, missing = fetch_open_rmas(config, ledger=ledger, ams=ams_client(config))
     for cid in missing:
-        ledger.raise_exception(
+        ledger.open_exception(
             merchant,
             "rma_missing_in_ams",
             f"the ledger links {cid} but AMS has no such RMA",

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from clients.ams.statuses import Stage
 from core.mapping import customer_identifier_for
 from core.merchant import MerchantConfig
 
@@ -32,10 +33,19 @@ class ReturnOutcome(BaseModel):
     outcome: Outcome
     detail: str = ""
     customer_identifier: str | None = None
+    stage: Stage | None = None
+    """The ledger stage the return is in after this outcome, when the stage moved or was seen
+    (arrival sets it; completion takes the ``received`` ones): a value, not text in ``detail``."""
 
     @classmethod
     def of(
-        cls, merchant: MerchantConfig, return_id: str, outcome: Outcome, detail: str = ""
+        cls,
+        merchant: MerchantConfig,
+        return_id: str,
+        outcome: Outcome,
+        detail: str = "",
+        *,
+        stage: Stage | None = None,
     ) -> ReturnOutcome:
         """An outcome for one return, carrying its derived AMS identifier."""
         return cls(
@@ -44,6 +54,7 @@ class ReturnOutcome(BaseModel):
             outcome=outcome,
             detail=detail,
             customer_identifier=customer_identifier_for(return_id),
+            stage=stage,
         )
 
 

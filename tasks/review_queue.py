@@ -33,9 +33,9 @@ from ledger import (
     LedgerNotFoundError,
     is_held_refund,
 )
+from runtime import ams_client, get_ledger, load_merchant, returnly_client
 from tasks.artifacts import publish_artifact
 from tasks.review import apply_decision, queue_items, start_review
-from tasks.runtime import ams_client, get_ledger, load_merchant, returnly_client
 
 logger = logging.getLogger(__name__)
 

@@ -1,17 +1,21 @@
-"""Stage names recorded in the ledger, and how AMS statuses map onto them."""
+"""Stage names recorded in the ledger and the groups the stages use (the names and how AMS
+statuses map onto them: :mod:`clients.ams.statuses`)."""
 
 from __future__ import annotations
 
-INTAKE_EXCEPTION = "intake_exception"
-RMA_CREATED = "rma_created"
-IN_TRANSIT = "in_transit"
-UNDELIVERABLE = "undeliverable"
-RECEIVED = "received"
-REFUNDED = "refunded"
-PARTIALLY_REFUNDED = "partially_refunded"
-HELD = "held"
-CANCELLED = "cancelled"
-CANCEL_EXCEPTION = "cancel_exception"
+from clients.ams.statuses import Stage
+from clients.ams.statuses import ams_stage as stage_for_ams_status
+
+INTAKE_EXCEPTION = Stage.INTAKE_EXCEPTION
+RMA_CREATED = Stage.RMA_CREATED
+IN_TRANSIT = Stage.IN_TRANSIT
+UNDELIVERABLE = Stage.UNDELIVERABLE
+RECEIVED = Stage.RECEIVED
+REFUNDED = Stage.REFUNDED
+PARTIALLY_REFUNDED = Stage.PARTIALLY_REFUNDED
+HELD = Stage.HELD
+CANCELLED = Stage.CANCELLED
+CANCEL_EXCEPTION = Stage.CANCEL_EXCEPTION
 
 OPEN_STAGES = frozenset({RMA_CREATED, IN_TRANSIT, UNDELIVERABLE})
 """Links whose RMA the arrival poll still watches."""
@@ -19,22 +23,19 @@ INTAKE_DONE_STAGES = frozenset(
     {RMA_CREATED, IN_TRANSIT, UNDELIVERABLE, RECEIVED, REFUNDED, PARTIALLY_REFUNDED, HELD}
 )
 
-_AMS_STATUS_STAGE = {
-    "open": RMA_CREATED,
-    "tendered": IN_TRANSIT,
-    "intransit": IN_TRANSIT,
-    "delivered": IN_TRANSIT,
-    "ondock": IN_TRANSIT,
-    "receivingstarted": IN_TRANSIT,
-    "in-receiving": IN_TRANSIT,
-    "undeliverable": UNDELIVERABLE,
-    "received": RECEIVED,
-    "deleted": CANCELLED,
-}
-
-
-def stage_for_ams_status(status: str | None) -> str | None:
-    """The ledger stage an AMS RMA status puts a return in (None: unknown status)."""
-    if not status:
-        return None
-    return _AMS_STATUS_STAGE.get(status.strip().lower())
+__all__ = [
+    "CANCELLED",
+    "CANCEL_EXCEPTION",
+    "HELD",
+    "INTAKE_DONE_STAGES",
+    "INTAKE_EXCEPTION",
+    "IN_TRANSIT",
+    "OPEN_STAGES",
+    "PARTIALLY_REFUNDED",
+    "RECEIVED",
+    "REFUNDED",
+    "RMA_CREATED",
+    "UNDELIVERABLE",
+    "Stage",
+    "stage_for_ams_status",
+]

@@ -7,10 +7,7 @@ Build the app with :func:`create_app`; run it with ``python -m webhooks``. The s
 from webhooks.app import create_app
 from webhooks.dispatch import (
     CompositeDispatcher,
-    DispatchCall,
     Dispatcher,
-    DispatchFailedError,
-    RecordingDispatcher,
     TaskWorkerDispatcher,
 )
 from webhooks.errors import (
@@ -36,13 +33,10 @@ from webhooks.verify import (
 __all__ = [
     "AmsToken",
     "CompositeDispatcher",
-    "DispatchCall",
-    "DispatchFailedError",
     "DispatchMode",
     "Dispatcher",
     "EventDispatcher",
     "InboxItem",
-    "RecordingDispatcher",
     "SweepResult",
     "TaskWorkerDispatcher",
     "TokenForm",

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from clients.ams import AmsEventParseError, parse_rma_event
-from tasks.inbox import SOURCE_AMS
+from ledger.inbox import SOURCE_AMS
 from webhooks.errors import WebhookPayloadError
 from webhooks.grammar import AMS_EVENT, check_id
 from webhooks.inbox import InboxItem

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.merchant import MerchantConfig
 from ledger import Ledger
-from tasks.runtime import get_ledger, load_merchant
+from runtime import get_ledger, load_merchant
 from webhooks.dispatch import Dispatcher
 from webhooks.errors import WebhookRouteError
 from webhooks.limits import BODY_TIMEOUT_S, MAX_BODY_BYTES, SIGNATURE_TOLERANCE_S

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from tasks.inbox import SOURCE_AMS, SOURCE_RETURNLY
+from ledger.inbox import SOURCE_AMS, SOURCE_RETURNLY
 
 EVENTS_TIMEOUT_S = 5.0
 """Timeout of the events POST (it runs after the 2xx, off the sender's clock)."""

@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse
 
 from core.merchant import MerchantConfig
 from ledger import Ledger
-from tasks.inbox import SOURCE_AMS, SOURCE_RETURNLY
+from ledger.inbox import SOURCE_AMS, SOURCE_RETURNLY
 from webhooks import ams, returnly, strictjson
 from webhooks.body import check_declared_length, check_media, read_limited
 from webhooks.dispatch import Dispatcher

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from clients.returnly import parse_return_document
-from tasks.inbox import SOURCE_RETURNLY
+from ledger.inbox import SOURCE_RETURNLY
 from webhooks.errors import WebhookPayloadError
 from webhooks.grammar import RETURNLY_EVENT, check_id
 from webhooks.inbox import InboxItem

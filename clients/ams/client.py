@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 import httpx
 from pydantic import SecretStr
@@ -44,9 +44,6 @@ from clients.http import (
     parsing,
     secret_value,
 )
-
-if TYPE_CHECKING:
-    from core.settings import AmsSettings
 
 __all__ = ["DATA_FACTORY_EVENTS", "AmsClient", "DataFactoryEvent", "in_batches"]
 
@@ -189,17 +186,6 @@ class AmsClient(ClosingClient):
             http_client=http_client,
             extra_headers={"Accept": "application/json"},
         )
-
-    @classmethod
-    def from_settings(cls, settings: AmsSettings, **kwargs: Any) -> AmsClient:
-        """Build from :class:`core.settings.AmsSettings` (explicit keyword arguments win)."""
-        params: dict[str, Any] = {
-            "base_url": settings.base_url,
-            "account": settings.account,
-            "api_token": settings.api_token,
-        }
-        params.update(kwargs)
-        return cls(**params)
 
     def _auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._token.get_secret_value()}"}

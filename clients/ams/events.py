@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from clients.ams.errors import AmsError
 from clients.ams.models import Rma
+from clients.ams.statuses import RMA_EVENT_NAMES
 
 __all__ = [
     "RMA_EVENT_NAMES",
@@ -25,20 +26,6 @@ __all__ = [
     "RmaEventV2Item",
     "parse_rma_event",
 ]
-
-RMA_EVENT_NAMES = frozenset(
-    {
-        "tendered",
-        "inTransit",
-        "delivered",
-        "undeliverable",
-        "onDock",
-        "receivingStarted",
-        "in-receiving",
-        "received",
-    }
-)
-"""Event names the spec text and examples use; others are passed through unchanged."""
 
 
 class AmsEventParseError(AmsError, ValueError):

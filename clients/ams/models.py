@@ -21,6 +21,7 @@ from clients.ams.batch import (
     FieldMessage,
     parse_messages,
 )
+from clients.ams.statuses import EDITABLE_STATUSES, RMA_STATUSES
 from clients.ams.validation import (
     AmsRequestRejectedError,
     check_batch,
@@ -56,9 +57,6 @@ __all__ = [
     "rma_problems",
 ]
 
-ReturnType = Literal[
-    "returned_to_sender", "rma_submitted_by_customer", "rma_created_by_distribution_center"
-]
 CallbackMessageType = Literal[
     "skuInventoryChange",
     "orderEvent",
@@ -69,23 +67,6 @@ CallbackMessageType = Literal[
     "snapshotReady",
 ]
 
-RMA_STATUSES = frozenset(
-    {
-        "open",
-        "in-receiving",
-        "received",
-        "deleted",
-        "tendered",
-        "inTransit",
-        "delivered",
-        "undeliverable",
-        "onDock",
-        "receivingStarted",
-    }
-)
-"""Every RMA status any source names (§B.9); ``Rma.status`` stays an opaque string."""
-EDITABLE_STATUSES = frozenset({"open", "tendered", "inTransit"})
-"""PUT is allowed only in these statuses (MD:returns)."""
 SELLABLE_INVENTORY_STATUSES = frozenset({"available"})
 """On the way in, only ``available`` is sellable; every other status goes to review (§B.9)."""
 

@@ -43,18 +43,6 @@ RETURN_INVENTORY_STATUSES = frozenset(
     }
 )
 """Spec set plus the hyphenated set the DataFactory and MD use (§B.9): both are accepted."""
-CALLBACK_MESSAGE_TYPES = frozenset(
-    {
-        "skuInventoryChange",
-        "orderEvent",
-        "orderUpdateResolution",
-        "orderCancelResolution",
-        "inboundShipmentEvent",
-        "rmaEvent",
-        "snapshotReady",
-    }
-)
-CALLBACK_API_VERSIONS = frozenset({"1.0", "2.0"})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 # (field, min length, max length) for optional top-level strings; checked only when sent.

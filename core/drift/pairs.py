@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]  # no stubs for pandas 3
 
+from clients.ams.statuses import AMS_STATUS_PHASE
 from core.drift.keys import IdentityKeys, first_rows, identity_keys, one_entity_per_key
 from core.drift.skus import SkuFacts, sku_facts
 from core.drift.statuses import (
     A_PHASES,
-    AMS_STATUS_PHASE,
     R_PHASES,
     RETURNLY_STATUS_PHASE,
     phase_codes,

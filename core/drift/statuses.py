@@ -3,7 +3,7 @@
 Statuses stay opaque strings at the boundary (contracts §A.5, §A.8.3, §B.9: the sources
 disagree); here every known spelling maps to a phase, and anything unknown maps to ``other``,
 which no rule treats as a disagreement (unknown statuses are a review matter, not drift).
-``core`` cannot import ``clients`` (it would pull httpx), so the sets are restated here.
+AMS statuses and their phases come from the one status table, :mod:`clients.ams.statuses`.
 """
 
 from __future__ import annotations
@@ -51,18 +51,6 @@ A_PHASES: Final = (
 )
 """AMS phases, in lifecycle order; ``other`` is an unknown status."""
 
-AMS_STATUS_PHASE: Final[dict[str, str]] = {
-    "open": "open",
-    "tendered": "in_transit",
-    "inTransit": "in_transit",
-    "delivered": "arrived",
-    "onDock": "arrived",
-    "in-receiving": "receiving",
-    "receivingStarted": "receiving",
-    "received": "received",
-    "undeliverable": "undeliverable",
-    "deleted": "deleted",
-}
 
 R_NEEDS_RMA: Final = frozenset({"authorized", "in_transit", "delivered", "pending_refund"})
 """Returnly phases in which an AMS RMA must exist (the goods are or will be travelling)."""

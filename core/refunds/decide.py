@@ -13,6 +13,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 from clients.ams.models import Rma
+from clients.ams.statuses import RECEIVED, is_ams_status
 from clients.returnly.models import CANCELED_STATUSES, Return, ReturnLineItem
 from core.mapping.identity import customer_identifier_for, sku_of
 from core.mapping.rma import is_exchange
@@ -30,7 +31,6 @@ from core.refunds.models import (
 )
 
 CENT = Decimal("0.01")
-RECEIVED_STATUSES = frozenset({"received"})
 
 
 def _money(value: Decimal) -> Decimal:
@@ -80,7 +80,7 @@ def _guard(ret: Return, rma: Rma, cid: str) -> tuple[str, RefundIssue | None] | 
             message=f"return status {ret.status!r} is unknown: manual review",
         )
         return "unknown return status", issue
-    if normalize_status(rma.status or "") not in RECEIVED_STATUSES:
+    if not is_ams_status(rma.status, RECEIVED):
         return f"the RMA is not received yet (status {rma.status!r})", None
     return None
 

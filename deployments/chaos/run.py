@@ -1,6 +1,11 @@
 """The chaos run, start to end: stack, seed, faults + kills while the scenario plays, faults
 off, polls until quiet, reconciliation, exports, invariants, report. Exit code 1 when any
 invariant is violated (or the run could not finish).
+
+Our own modules are imported inside the phase that needs them, not at the top: some import
+Prefect (``deployments.secrets_sweep``, ``demo_review``, ``demo_runs``: 1.4-1.8 s), which must
+read the environment this driver sets first (tests/unit/test_run_progress.py checks it), and
+the rest cost 0.4-0.9 s each to import (measured one by one on a loaded 2-core machine).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 from deployments.chaos.options import ChaosOptions
 from deployments.chaos.progress import ChaosProgress
 from deployments.chaos.report import RunResult, print_report, write_summary
+from runtime import ams_client, get_ledger, load_merchant, returnly_client
 
 logger = logging.getLogger("chaos")
 TICK_S = 1.0
@@ -126,7 +132,6 @@ def _scenario(
     from deployments.chaos import faults
     from deployments.chaos.plan import make_plan
     from deployments.chaos.world import World
-    from tasks.runtime import ams_client, get_ledger, load_merchant, returnly_client
 
     merchant = load_merchant(stack.merchant)
     ledger = get_ledger()
@@ -368,7 +373,6 @@ def _finish(
     meter.begin("secrets sweep")
     progress.phase("secrets sweep: Prefect's records, logs, ledger, reports")
     from deployments.secrets_sweep import sweep
-    from tasks.runtime import load_merchant
 
     secrets = load_merchant(merchant).secret_values()
     result.secrets_sweep = sweep(stack.api_url, secrets, [stack.workdir]).as_dict()

@@ -29,6 +29,7 @@ from deployments.deploy import DEFAULT_POOL, PROJECT_DIR
 from deployments.local_deploy import _DEFAULT_SIGINT_EXEC, WORKER_QUERY_SECONDS
 from deployments.local_stack import bridge_env
 from deployments.prefect_server import prefect_env
+from runtime import rate_limit_name, reset_runtime
 from sandbox.server import ThreadedServer, free_port
 
 SERVER = "prefect-server"
@@ -162,8 +163,6 @@ def drop_rate_limits(merchant: str = SANDBOX_ACCOUNT) -> list[str]:
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 
-    from tasks.runtime import rate_limit_name
-
     names = [rate_limit_name(system, merchant) for system in ("ams", "returnly")]
     with get_client(sync_client=True) as client:
         for name in names:
@@ -248,7 +247,6 @@ def chaos_stack(workdir: Path, t0: float, *, rate_limits: bool = False) -> Itera
         # Imported only now: Prefect reads its settings from the environment on import.
         from sandbox.ams.app import create_app as create_ams
         from sandbox.returnly.app import create_app as create_returnly
-        from tasks.runtime import reset_runtime
 
         returnly_app, ams_app = create_returnly(), create_ams()
         returnly = ThreadedServer(returnly_app).start()

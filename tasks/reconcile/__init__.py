@@ -4,6 +4,7 @@ Plain functions (no Prefect) are re-exported here; the Prefect tasks live in
 :mod:`tasks.reconcile.tasks` and the flow in ``flows/reconcile.py``.
 """
 
+from clients.ams.statuses import AMS_OPEN_STATUSES
 from tasks.reconcile.ams_frame import (
     WAREHOUSE_IDENTITY_PREFIX,
     RmaSink,
@@ -42,7 +43,6 @@ from tasks.reconcile.report import (
 from tasks.reconcile.returnly_frame import ReturnSink, return_rows, returns_frame, split_refunds
 from tasks.reconcile.run import Frames, build_frames, detect_drift, fetch_frames, thresholds_for
 from tasks.reconcile.window import (
-    AMS_OPEN_STATUSES,
     RETURNLY_OPEN_STATUSES,
     Window,
 )

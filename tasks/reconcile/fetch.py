@@ -24,6 +24,7 @@ from functools import partial
 from typing import Final, TypeVar
 
 from clients.ams import MAX_IDS_PER_QUERY, AmsClient, Rma, in_batches
+from clients.ams.statuses import AMS_OPEN_STATUSES
 from clients.returnly import Return, ReturnlyClient, ReturnlyNotFoundError
 from core.mapping import customer_identifier_for
 from core.mapping.identity import CUSTOMER_IDENTIFIER_PREFIX, HASHED_IDENTIFIER_PREFIX
@@ -33,7 +34,6 @@ from tasks.reconcile.ams_frame import RmaSink
 from tasks.reconcile.ledger_frame import read_links
 from tasks.reconcile.returnly_frame import ReturnSink
 from tasks.reconcile.window import (
-    AMS_OPEN_STATUSES,
     LEDGER_FINAL_STAGES,
     RETURNLY_OPEN_STATUSES,
     Window,

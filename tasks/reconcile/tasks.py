@@ -23,6 +23,7 @@ from prefect.cache_policies import NONE
 from core.drift.triage import Triage, triage
 from core.settings import load_settings
 from core.speed import RefundSpeed, refund_speed
+from runtime import ams_client, get_ledger, load_merchant, returnly_client
 from tasks.reconcile.chart import drift_chart_png, png_data_url, speed_chart_png
 from tasks.reconcile.exceptions_frame import open_exceptions
 from tasks.reconcile.heal import heal
@@ -39,7 +40,6 @@ from tasks.reconcile.report import (
 from tasks.reconcile.run import Frames, detect_drift, fetch_frames
 from tasks.reconcile.window import Window
 from tasks.retry import retry_transient
-from tasks.runtime import ams_client, get_ledger, load_merchant, returnly_client
 
 RETRIES = 2
 RETRY_DELAYS: list[float] = [2.0, 10.0]

@@ -19,17 +19,6 @@ RETURNLY_OPEN_STATUSES: Final = frozenset(
 )
 """Returnly statuses of a return whose story is not over (refunded and canceled are)."""
 
-AMS_OPEN_STATUSES: Final = (
-    "open",
-    "tendered",
-    "inTransit",
-    "delivered",
-    "onDock",
-    "in-receiving",
-    "receivingStarted",
-    "undeliverable",
-)
-"""AMS statuses of an RMA still expecting goods or a decision (received and deleted are final)."""
 
 LEDGER_FINAL_STAGES: Final = frozenset({stages.REFUNDED, stages.CANCELLED})
 """Ledger stages after which the bridge no longer follows a return."""

@@ -35,11 +35,11 @@ from deployments.local_stack import bridge_env
 from deployments.prefect_server import local_prefect_server, prefect_env, spawn, stop_process
 from flows.review_held_refund import review_held_refund
 from ledger import Ledger, open_ledger
+from runtime import reset_runtime
 from sandbox.ams.app import create_app as create_ams
 from sandbox.returnly.app import create_app as create_returnly
 from sandbox.server import ThreadedServer
 from tasks.review_queue import REVIEW_FLOW, review_artifact_key
-from tasks.runtime import reset_runtime
 from tests.support.stack import sink_app
 
 pytestmark = [pytest.mark.slow]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ledger import Ledger
-from tasks.runtime import get_ledger, reset_runtime
+from runtime import get_ledger, reset_runtime
 from tests.support.stack import Stack, running_stack
 
 

@@ -21,15 +21,15 @@ from typer.testing import CliRunner
 from cli.main import app
 from core.mapping import customer_identifier_for
 from core.settings import SANDBOX_ACCOUNT, SANDBOX_AMS_TOKEN, SANDBOX_RETURNLY_TOKEN
-from deployments.blocks import MerchantBlock
 from deployments.deploy import RateLimits, deploy
 from deployments.merchants import onboard_check
 from flows.backfill import backfill
 from flows.replay_return import replay_return
 from ledger import Ledger
+from runtime import ams_client, load_merchant, reset_runtime
+from runtime.blocks import MerchantBlock
 from tasks import stages
 from tasks.lifecycle import INTAKE_WATERMARK
-from tasks.runtime import ams_client, load_merchant, reset_runtime
 from tests.support.stack import Stack
 
 MERCHANT = SANDBOX_ACCOUNT
@@ -275,7 +275,7 @@ def test_clients_take_rate_limit_slots_only_when_the_limit_exists(
 def test_missing_rate_limit_warns_once_per_merchant(caplog: pytest.LogCaptureFixture) -> None:
     """Issue 10 item 5: a merchant without its limit ran unthrottled and nobody was told.
     Fails on the code before (no warning at all)."""
-    caplog.set_level(logging.WARNING, logger="tasks.runtime")
+    caplog.set_level(logging.WARNING, logger="runtime.rate_gate")
     _timed_calls(6)  # six AMS requests, so six passes through the gate
 
     said = [r.getMessage() for r in caplog.records if "not throttled" in r.getMessage()]

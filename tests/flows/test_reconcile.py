@@ -15,10 +15,10 @@ from core.mapping import customer_identifier_for as cid
 from core.settings import SANDBOX_ACCOUNT
 from flows.reconcile import DriftAboveThresholdError, ReconcileError, reconcile
 from ledger import Ledger
+from runtime import ams_client, load_merchant, returnly_client
 from tasks import stages
 from tasks.intake import intake_returns
 from tasks.reconcile import read_links
-from tasks.runtime import ams_client, load_merchant, returnly_client
 from tests.support.stack import Stack
 
 MERCHANT = SANDBOX_ACCOUNT

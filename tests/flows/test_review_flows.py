@@ -75,8 +75,8 @@ def test_review_decide_approves_and_rejects_without_a_waiting_run(
 
 def test_review_resolve_by_reason_and_held_without_refund(stack: Stack, ledger: Ledger) -> None:
     [(rid, exc_id)] = _held(stack, ledger)
-    a, _ = ledger.raise_exception(MERCHANT, "rma_without_return", "x", {"n": 1})
-    b, _ = ledger.raise_exception(MERCHANT, "rma_without_return", "y", {"n": 2})
+    a, _ = ledger.open_exception(MERCHANT, "rma_without_return", "x", {"n": 1})
+    b, _ = ledger.open_exception(MERCHANT, "rma_without_return", "y", {"n": 2})
     by_reason = review_resolve(
         merchant=MERCHANT, reviewer="ann", note="checked in AMS", reason="rma_without_return"
     )
@@ -94,11 +94,11 @@ def test_review_resolve_by_reason_and_held_without_refund(stack: Stack, ledger: 
 def test_review_retry_resolves_what_the_stage_now_settles(stack: Stack, ledger: Ledger) -> None:
     rid = stack.plant(lines=[{"units": 1}])["id"]
     # As AMS left it after a transient refusal: the exception, no RMA yet.
-    fixed, _ = ledger.raise_exception(
+    fixed, _ = ledger.open_exception(
         MERCHANT, "ams_rejected", "AMS said no", {}, return_id=rid, stage="intake"
     )
     [(held_rid, held_id)] = _held(stack, ledger)
-    orphan, _ = ledger.raise_exception(MERCHANT, "rma_without_return", "z", {"cid": "c"})
+    orphan, _ = ledger.open_exception(MERCHANT, "rma_without_return", "z", {"cid": "c"})
     result = review_retry(merchant=MERCHANT, exception_ids=[fixed.id, held_id, orphan.id])
     assert result.results == {
         fixed.id: "resolved",

@@ -1,4 +1,4 @@
-"""The merchant block and how tasks.runtime finds merchants saved as blocks."""
+"""The merchant block and how the runtime room finds merchants saved as blocks."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from pydantic import SecretStr, ValidationError
 
+import runtime
 from core.merchant import MerchantConfig
 from core.policy import InventoryStatusRule, MerchantPolicy
 from core.settings import SANDBOX_AMS_TOKEN, SANDBOX_WEBHOOK_SECRET
-from deployments.blocks import BLOCK_TYPE_SLUG, MerchantBlock
-from tasks import runtime
+from runtime.blocks import BLOCK_TYPE_SLUG, MerchantBlock
 
 SECRETS = {
     "returnly_api_token": "rly-token-unit-0001",
@@ -239,8 +239,8 @@ def test_load_merchant_refuses_a_non_slug_before_any_block_lookup(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     looked_up: list[str] = []
-    monkeypatch.setattr(runtime, "_blocks_enabled", lambda: True)
-    monkeypatch.setattr(runtime, "block_merchant", lambda n: looked_up.append(n))
+    monkeypatch.setattr(runtime.merchants, "_blocks_enabled", lambda: True)
+    monkeypatch.setattr(runtime.merchants, "block_merchant", lambda n: looked_up.append(n))
 
     with pytest.raises(runtime.UnknownMerchantError) as refused:
         runtime.load_merchant(name)

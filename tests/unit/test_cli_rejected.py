@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from tasks.runtime import get_ledger, reset_runtime
+from runtime import get_ledger, reset_runtime
 
 
 @pytest.fixture

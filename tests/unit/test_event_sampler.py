@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from deployments.event_sampler import EventSampler
-from webhooks.dispatch import DispatchFailedError, RecordingDispatcher
+from tests.support.dispatch import DispatchFailedError, RecordingDispatcher
 
 
 def test_only_the_first_matching_messages_are_posted() -> None:

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from ledger import open_ledger
-from tasks.runtime import reset_runtime
+from runtime import reset_runtime
 
 
 @pytest.fixture

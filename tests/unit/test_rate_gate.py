@@ -9,7 +9,7 @@ import httpx
 import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from tasks import runtime
+import runtime
 
 
 def _unreachable(*_args: Any, **_kwargs: Any) -> Any:
@@ -20,7 +20,7 @@ def test_rate_gate_fails_open_and_logs_once_per_interval(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Fails on the code before: one warning per refresh (here 5), none saying how often."""
-    caplog.set_level(logging.WARNING, logger="tasks.runtime")
+    caplog.set_level(logging.WARNING, logger="runtime.rate_gate")
     monkeypatch.setattr("prefect.client.orchestration.get_client", _unreachable)
     gate = runtime.RateGate("ams-m1")
     request = httpx.Request("GET", "http://127.0.0.1/x")

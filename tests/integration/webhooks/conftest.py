@@ -14,12 +14,13 @@ from clients.ams import AmsClient
 from clients.returnly import ReturnlyClient
 from core.settings import SANDBOX_ACCOUNT, SANDBOX_AMS_TOKEN, SANDBOX_RETURNLY_TOKEN
 from ledger import Ledger, open_ledger
+from runtime import reset_runtime
 from sandbox.ams.app import create_app as create_ams_app
 from sandbox.returnly.app import create_app as create_returnly_app
 from sandbox.server import ThreadedServer, serve_in_thread
-from tasks.runtime import reset_runtime
 from tests.integration.webhooks.support import CALLBACK_TOKEN, WEBHOOK_SECRET, Receiver
-from webhooks import RecordingDispatcher, create_app
+from tests.support.dispatch import RecordingDispatcher
+from webhooks import create_app
 from webhooks.limits import HEADER_TIMEOUT_S
 from webhooks.protocol import uvicorn_options
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from core.settings import SANDBOX_ACCOUNT
 from ledger import InboxMessage, Ledger
-from webhooks import RecordingDispatcher
+from tests.support.dispatch import RecordingDispatcher
 
 MERCHANT = SANDBOX_ACCOUNT
 WEBHOOK_SECRET = "whsec-test-0b7c2f9e-very-secret"

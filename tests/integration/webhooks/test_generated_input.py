@@ -40,8 +40,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger import InboxMessage, Ledger, open_ledger
+from runtime import load_merchant
 from sandbox.server import ThreadedServer
-from tasks.runtime import load_merchant
 from tests.integration.webhooks.support import (
     CALLBACK_TOKEN,
     MERCHANT,
@@ -53,7 +53,8 @@ from tests.integration.webhooks.support import (
     return_delivery,
     wait_until,
 )
-from webhooks import RecordingDispatcher, create_app
+from tests.support.dispatch import RecordingDispatcher
+from webhooks import create_app
 from webhooks.grammar import MERCHANT_NAME
 from webhooks.protocol import uvicorn_options
 

@@ -29,7 +29,7 @@ from tests.integration.webhooks.support import (
     signed_headers,
     wait_until,
 )
-from webhooks import DispatchCall
+from tests.support.dispatch import DispatchCall
 
 pytestmark = pytest.mark.integration
 

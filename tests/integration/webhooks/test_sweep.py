@@ -24,11 +24,10 @@ from tests.integration.webhooks.support import (
     signed_headers,
     wait_until,
 )
+from tests.support.dispatch import DispatchCall, RecordingDispatcher
 from webhooks import (
     CompositeDispatcher,
-    DispatchCall,
     EventDispatcher,
-    RecordingDispatcher,
     SweepResult,
     event_id,
     redispatch_inbox,

@@ -47,9 +47,9 @@ def test_begin_refund_race_creates_exactly_one(ledger: Ledger, race: Race) -> No
     assert len(ledger.refunds_for_return("m", "r1")) == 1
 
 
-def test_raise_exception_race_creates_exactly_one(ledger: Ledger, race: Race) -> None:
+def test_open_exception_race_creates_exactly_one(ledger: Ledger, race: Race) -> None:
     results = race(
-        THREADS, lambda _: ledger.raise_exception("m", "qty_short", "x", {}, return_id="r1")
+        THREADS, lambda _: ledger.open_exception("m", "qty_short", "x", {}, return_id="r1")
     )
     assert sum(created for _, created in results) == 1
     rows = ledger.list_exceptions("m")

@@ -13,7 +13,7 @@ from ledger.columns import utcnow
 
 
 def _held(ledger: Ledger, rid: str = "r1") -> ExceptionRecord:
-    row, _ = ledger.raise_exception(
+    row, _ = ledger.open_exception(
         "m", "held:policy_review", "received as damaged", {}, return_id=rid, stage="completion"
     )
     return row
@@ -21,7 +21,7 @@ def _held(ledger: Ledger, rid: str = "r1") -> ExceptionRecord:
 
 def test_start_held_review_once_and_list_the_unstarted(ledger: Ledger) -> None:
     exc = _held(ledger)
-    ledger.raise_exception("m", "missing_sku", "no sku", {}, return_id="r2")
+    ledger.open_exception("m", "missing_sku", "no sku", {}, return_id="r2")
     assert [e.id for e in ledger.held_without_review("m")] == [exc.id]
     deadline = utcnow() + timedelta(hours=1)
     first, created = ledger.start_held_review(exc, deadline, "keep_open")
@@ -33,7 +33,7 @@ def test_start_held_review_once_and_list_the_unstarted(ledger: Ledger) -> None:
 
 
 def test_start_held_review_refuses_other_exceptions(ledger: Ledger) -> None:
-    other, _ = ledger.raise_exception("m", "missing_sku", "no sku", {}, return_id="r2")
+    other, _ = ledger.open_exception("m", "missing_sku", "no sku", {}, return_id="r2")
     with pytest.raises(ValueError, match="not a held refund"):
         ledger.start_held_review(other, utcnow(), "keep_open")
 

@@ -14,13 +14,13 @@ from ledger import (
 )
 
 
-def test_raise_exception_dedupes_while_open(ledger: Ledger) -> None:
-    first, created = ledger.raise_exception(
+def test_open_exception_dedupes_while_open(ledger: Ledger) -> None:
+    first, created = ledger.open_exception(
         "m", "qty_short", "2 of 3 arrived", {"expected": 3}, return_id="r1", stage="arrival"
     )
     assert created is True
     assert (first.status, first.occurrences, first.stage) == ("open", 1, "arrival")
-    again, created_again = ledger.raise_exception(
+    again, created_again = ledger.open_exception(
         "m", "qty_short", "2 of 3 arrived (again)", {"expected": 3}, return_id="r1"
     )
     assert created_again is False
@@ -30,27 +30,27 @@ def test_raise_exception_dedupes_while_open(ledger: Ledger) -> None:
     assert len(ledger.list_exceptions("m")) == 1
 
 
-def test_raise_exception_fingerprint_parts_distinguish(ledger: Ledger) -> None:
-    ledger.raise_exception("m", "qty_short", "x", {}, return_id="r1")
-    assert ledger.raise_exception("m", "damaged", "x", {}, return_id="r1")[1] is True
-    assert ledger.raise_exception("m", "qty_short", "x", {}, return_id="r2")[1] is True
-    assert ledger.raise_exception("m2", "qty_short", "x", {}, return_id="r1")[1] is True
+def test_open_exception_fingerprint_parts_distinguish(ledger: Ledger) -> None:
+    ledger.open_exception("m", "qty_short", "x", {}, return_id="r1")
+    assert ledger.open_exception("m", "damaged", "x", {}, return_id="r1")[1] is True
+    assert ledger.open_exception("m", "qty_short", "x", {}, return_id="r2")[1] is True
+    assert ledger.open_exception("m2", "qty_short", "x", {}, return_id="r1")[1] is True
     assert len(ledger.list_exceptions()) == 4
     assert len(ledger.list_exceptions("m")) == 3
 
 
-def test_raise_exception_without_return_uses_payload(ledger: Ledger) -> None:
-    _, a = ledger.raise_exception("m", "bad_signature", "x", {"id": 1}, source="returnly")
-    _, b = ledger.raise_exception("m", "bad_signature", "x", {"id": 1}, source="returnly")
-    _, c = ledger.raise_exception("m", "bad_signature", "x", {"id": 2}, source="returnly")
-    _, d = ledger.raise_exception("m", "bad_signature", "x", {"id": 3}, subject="s")
-    _, e = ledger.raise_exception("m", "bad_signature", "x", {"id": 4}, subject="s")
+def test_open_exception_without_return_uses_payload(ledger: Ledger) -> None:
+    _, a = ledger.open_exception("m", "bad_signature", "x", {"id": 1}, source="returnly")
+    _, b = ledger.open_exception("m", "bad_signature", "x", {"id": 1}, source="returnly")
+    _, c = ledger.open_exception("m", "bad_signature", "x", {"id": 2}, source="returnly")
+    _, d = ledger.open_exception("m", "bad_signature", "x", {"id": 3}, subject="s")
+    _, e = ledger.open_exception("m", "bad_signature", "x", {"id": 4}, subject="s")
     assert (a, b, c, d, e) == (True, False, True, True, False)
 
 
-def test_raise_exception_keeps_long_message(ledger: Ledger) -> None:
+def test_open_exception_keeps_long_message(ledger: Ledger) -> None:
     message = "AMS said: " + "line too long; " * 20_000
-    row, _ = ledger.raise_exception("m", "ams_rejected", message, {"errors": ["é" * 5000]})
+    row, _ = ledger.open_exception("m", "ams_rejected", message, {"errors": ["é" * 5000]})
     stored = ledger.get_exception(row.id)
     assert stored is not None
     assert stored.message == message
@@ -58,13 +58,13 @@ def test_raise_exception_keeps_long_message(ledger: Ledger) -> None:
 
 
 def test_resolve_exception_then_new_sighting_reopens(ledger: Ledger) -> None:
-    row, _ = ledger.raise_exception("m", "qty_short", "x", {}, return_id="r1")
+    row, _ = ledger.open_exception("m", "qty_short", "x", {}, return_id="r1")
     closed = ledger.resolve_exception(row.id, "resolved", note="closed by hand", by="ana")
     assert (closed.status, closed.note, closed.resolved_by) == ("resolved", "closed by hand", "ana")
     assert closed.resolved_at is not None
     assert ledger.list_exceptions("m") == []
     assert [r.id for r in ledger.list_exceptions("m", status="resolved")] == [row.id]
-    fresh, created = ledger.raise_exception("m", "qty_short", "x", {}, return_id="r1")
+    fresh, created = ledger.open_exception("m", "qty_short", "x", {}, return_id="r1")
     assert created is True
     assert fresh.id != row.id
     assert fresh.fingerprint == row.fingerprint
@@ -72,7 +72,7 @@ def test_resolve_exception_then_new_sighting_reopens(ledger: Ledger) -> None:
 
 
 def test_resolve_exception_ignored_and_twice(ledger: Ledger) -> None:
-    row, _ = ledger.raise_exception("m", "qty_short", "x", {}, return_id="r1")
+    row, _ = ledger.open_exception("m", "qty_short", "x", {}, return_id="r1")
     assert ledger.resolve_exception(row.id, "ignored", note="known", by="bo").status == "ignored"
     with pytest.raises(LedgerConflictError):
         ledger.resolve_exception(row.id, "resolved", note="again", by="bo")
@@ -81,12 +81,12 @@ def test_resolve_exception_ignored_and_twice(ledger: Ledger) -> None:
 def test_resolve_exception_unknown_or_bad_status(ledger: Ledger) -> None:
     with pytest.raises(LedgerNotFoundError):
         ledger.resolve_exception(999_999, "resolved")
-    row, _ = ledger.raise_exception("m", "qty_short", "x", {}, return_id="r1")
+    row, _ = ledger.open_exception("m", "qty_short", "x", {}, return_id="r1")
     with pytest.raises(ValueError):
         ledger.resolve_exception(row.id, "open")  # type: ignore[arg-type]
 
 
-def test_record_exceptions_batch_with_links_in_one_transaction(ledger: Ledger) -> None:
+def test_record_changes_writes_links_and_exceptions_in_one_transaction(ledger: Ledger) -> None:
     notes = [
         ExceptionNote("mapping:no_sku", "line has no SKU", {"i": 1}, return_id="r1"),
         ExceptionNote("mapping:no_sku", "line has no SKU", {"i": 1}, return_id="r1"),
@@ -96,7 +96,7 @@ def test_record_exceptions_batch_with_links_in_one_transaction(ledger: Ledger) -
         LinkChange("r1", "cust-r1", stage="intake_exception", history=StageNote("intake", "x")),
         LinkChange("r2", "cust-r2", stage="intake_exception"),
     ]
-    results = ledger.record_exceptions("m", notes, links)
+    results = ledger.record_changes("m", links, notes)
     assert [created for _, created in results] == [True, False, True]
     open_rows = ledger.list_exceptions("m")
     assert [(e.reason, e.occurrences) for e in open_rows] == [
@@ -109,12 +109,12 @@ def test_record_exceptions_batch_with_links_in_one_transaction(ledger: Ledger) -
     }
 
 
-def test_record_exceptions_rolls_back_everything_on_a_link_conflict(ledger: Ledger) -> None:
+def test_record_changes_rolls_back_everything_on_a_link_conflict(ledger: Ledger) -> None:
     ledger.upsert_link("m", "r1", "cust-r1")
     with pytest.raises(LedgerConflictError):
-        ledger.record_exceptions(
+        ledger.record_changes(
             "m",
-            [ExceptionNote("x", "y", {}, return_id="r9")],
             [LinkChange("r9", "cust-r1")],
+            [ExceptionNote("x", "y", {}, return_id="r9")],
         )
     assert ledger.list_exceptions("m") == []

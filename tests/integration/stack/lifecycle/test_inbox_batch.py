@@ -11,8 +11,9 @@ from clients.returnly import ReturnlyClient
 from core.mapping import customer_identifier_for
 from core.merchant import MerchantConfig
 from ledger import Ledger
+from ledger.inbox import SOURCE_AMS, SOURCE_RETURNLY
 from tasks import stages
-from tasks.inbox import SOURCE_AMS, SOURCE_RETURNLY, process_inbox_batch
+from tasks.inbox import process_inbox_batch
 from tests.integration.stack.lifecycle.test_exactly_once import _refund_posts, _requests
 from tests.support.stack import Stack
 

@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 from cli.main import app
 from core.mapping import customer_identifier_for
 from ledger import Ledger
+from runtime import ams_client, get_ledger, load_merchant, reset_runtime, returnly_client
 from tasks.arrival import fetch_open_rmas, record_rmas
 from tasks.completion import complete_returns
 from tasks.intake import intake_returns
-from tasks.runtime import ams_client, get_ledger, load_merchant, reset_runtime, returnly_client
 from tests.support.stack import Stack
 
 MERCHANT = "sandbox-merchant"
@@ -56,7 +56,7 @@ def _run(*args: str) -> str:
 
 def test_review_list_show_approve_reject_resolve(stack: Stack, bridge: Ledger) -> None:
     ok, no = _held(stack, bridge, 2)
-    other, _ = bridge.raise_exception(MERCHANT, "missing_sku", "no SKU", {}, return_id="R9")
+    other, _ = bridge.open_exception(MERCHANT, "missing_sku", "no SKU", {}, return_id="R9")
     rows = json.loads(_run("list", "--merchant", MERCHANT, "--json"))
     by_return = {r["return_id"]: r for r in rows}
     assert set(by_return) == {ok, no, "R9"}

@@ -3,7 +3,8 @@
 The block mirrors :class:`core.merchant.MerchantConfig` field for field; the merchant's name is
 the block document's name (``merchant-config/<name>``). Secrets are ``SecretStr``: the server
 stores them encrypted and the UI and API show them masked (PREFECT_NOTES §8). ``core`` stays
-free of Prefect: tasks resolve a block into a plain ``MerchantConfig`` with :meth:`to_config`.
+free of Prefect: :mod:`runtime.merchants` resolves a block into a plain ``MerchantConfig`` with
+:meth:`to_config`.
 """
 
 from __future__ import annotations
