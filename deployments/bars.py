@@ -12,7 +12,6 @@ def step_bars(
     *,
     enabled: bool,
     refresh_per_second: float = 10,
-    transient: bool = False,
 ) -> Progress:
     """Bars of a label ``label_width`` wide, the bar, done/total and the time elapsed.
 
@@ -27,5 +26,4 @@ def step_bars(
         console=console,
         disable=not enabled,
         refresh_per_second=refresh_per_second,
-        transient=transient,
     )

@@ -43,7 +43,7 @@ class StoryProgress:
     def __init__(self, *, tty: bool | None = None) -> None:
         self.tty = sys.stdout.isatty() if tty is None else tty
         self.console = Console()
-        self._progress = step_bars(self.console, 48, enabled=self.tty, transient=False)
+        self._progress = step_bars(self.console, 48, enabled=self.tty)
         self._task = self._progress.add_task("starting", total=len(DEMO_STEPS))
         self._artifact = RunProgress("demo story", total=len(DEMO_STEPS), key=ARTIFACT_KEY)
         self.done = 0
