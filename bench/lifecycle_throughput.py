@@ -14,13 +14,17 @@ server (SQLite) and publishes artifacts: that overhead is what the ratio measure
     .venv/bin/python -P bench/lifecycle_throughput.py [--returns 5000] [--repeat 3]
 
 Rounds alternate the two sides on the same sandboxes and Prefect server (a fresh ledger each
-round); the figures printed are medians, and the ratio is bridge / baseline.
+round); the figures printed are medians, and the ratio is bridge / baseline. Requests per
+return per system and stage (the poll path) come from the sandboxes' request logs, next to
+the minimum for the same work. ``--against DIR`` runs the whole comparison also with another
+checkout's code (its own ``.venv``), alternating rounds, so before and after share one run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import statistics
@@ -30,6 +34,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import requestcounts as rc
 
 from clients.returnly import parse_returns_document
 from core.mapping import map_return_to_rma
@@ -153,19 +160,23 @@ async def baseline(returnly: str, ams: str, concurrency: int) -> dict[str, float
     return timings
 
 
-def bridge(ams: str) -> dict[str, float]:
+def bridge(ams: str, tap: rc.Tap) -> dict[str, float]:
     """The bridge's own flows against a local Prefect server."""
     from flows.arrival import arrival
     from flows.intake import intake
 
     timings: dict[str, float] = {}
+    tap.begin("intake")
     t0 = time.perf_counter()
     summary = intake(merchant=SANDBOX_ACCOUNT)
     timings["intake"] = time.perf_counter() - t0
+    tap.end()
     timings["rmas"] = float(warehouse(ams))
+    tap.begin("arrival+completion")
     t1 = time.perf_counter()
     done = arrival(merchant=SANDBOX_ACCOUNT)
     timings["arrival+completion"] = time.perf_counter() - t1
+    tap.end()
     timings["created"] = float(summary.counts.get("created", 0))
     timings["refunded"] = float(done.counts.get("refunded", 0))
     return timings
@@ -175,14 +186,8 @@ def _median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--returns", type=int, default=5000)
-    parser.add_argument("--seed", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--repeat", type=int, default=3, help="rounds, alternating the two sides")
-    parser.add_argument("--workdir", type=Path, default=Path("var/bench-throughput"))
-    args = parser.parse_args()
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """The alternating rounds in this process: timings of both sides, the bridge's requests."""
     shutil.rmtree(args.workdir, ignore_errors=True)
     args.workdir.mkdir(parents=True)
     rport, aport = free_port(), free_port()
@@ -195,6 +200,8 @@ def main() -> None:
     returnly, ams = f"http://127.0.0.1:{rport}", f"http://127.0.0.1:{aport}"
     bases: list[dict[str, float]] = []
     ours: list[dict[str, float]] = []
+    per: list[dict[str, dict[str, float]]] = []
+    counts: dict[str, dict[str, dict[str, int]]] = {}
     try:
         for _ in range(100):
             try:
@@ -222,7 +229,10 @@ def main() -> None:
                 ledger = args.workdir / f"ledger-{n}.db"
                 os.environ["BRIDGE_LEDGER_URL"] = f"sqlite:///{ledger}"
                 reset_runtime()  # a fresh ledger each round
-                ours.append(bridge(ams))
+                tap = rc.Tap({"ams": ams, "returnly": returnly})
+                ours.append(bridge(ams, tap))
+                counts = tap.counts()
+                per.append(rc.per_return(counts, args.returns))
                 print(
                     f"round {n + 1}: asyncio+httpx {_total(bases[-1]):.1f}s, "
                     f"bridge {_total(ours[-1]):.1f}s",
@@ -230,20 +240,73 @@ def main() -> None:
                 )
     finally:
         stop_process(sandboxes)
-    last = ours[-1]
-    print(
-        f"{args.returns} returns seeded; {int(last['created'])} RMAs created, "
-        f"{int(last['refunded'])} refunded by the bridge (baseline: {int(bases[-1]['rmas'])} RMAs)"
-    )
-    print(f"medians of {args.repeat} alternating rounds")
-    print(f"{'stage':<22}{'asyncio+httpx':>16}{'bridge':>12}{'ratio':>8}")
-    for key in ("intake", "arrival+completion"):
-        b, o = _median([r[key] for r in bases]), _median([r[key] for r in ours])
-        print(f"{key:<22}{b:>15.1f}s{o:>11.1f}s{o / b:>8.2f}")
-    total_b, total_o = _median([_total(r) for r in bases]), _median([_total(r) for r in ours])
-    print(
-        f"{'total':<22}{total_b:>15.1f}s{total_o:>11.1f}s{total_o / total_b:>8.2f}   target <= 2.0"
-    )
+    return {"bases": bases, "ours": ours, "per_return": per, "counts": counts}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--returns", type=int, default=5000)
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds, alternating the two sides")
+    parser.add_argument("--workdir", type=Path, default=Path("var/bench-throughput"))
+    parser.add_argument("--against", type=Path, help="the 'before' checkout (with its .venv)")
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one or not args.against:
+        got = measure(args)
+        if args.one:
+            print("RESULT " + json.dumps(got), flush=True)
+            return
+        runs = {"after": got}
+    else:
+        runs = {"before": _empty(), "after": _empty()}
+        checkouts = {"before": args.against.resolve(), "after": None}
+        for r in range(args.repeat):
+            for name in ("before", "after") if r % 2 == 0 else ("after", "before"):
+                workdir = (Path.cwd() / args.workdir / f"{name}-r{r}").resolve()
+                cmd = ["--one", "--repeat", "1", "--returns", str(args.returns)]
+                cmd += ["--seed", str(args.seed), "--concurrency", str(args.concurrency)]
+                cmd += ["--workdir", str(workdir)]
+                got = rc.run_side(checkouts[name], Path(__file__).resolve(), cmd)
+                for key in ("bases", "ours", "per_return"):
+                    runs[name][key] += got[key]
+                runs[name]["counts"] = got["counts"]
+                print(
+                    f"round {r + 1} {name}: asyncio+httpx {_total(got['bases'][0]):.1f}s, "
+                    f"bridge {_total(got['ours'][0]):.1f}s",
+                    flush=True,
+                )
+    load = os.getloadavg()
+    for name, got in runs.items():
+        bases, ours = got["bases"], got["ours"]
+        last = ours[-1]
+        print(
+            f"\n[{name}] {args.returns} returns seeded; {int(last['created'])} RMAs created, "
+            f"{int(last['refunded'])} refunded by the bridge "
+            f"(baseline: {int(bases[-1]['rmas'])} RMAs)"
+        )
+        print(f"medians of {len(ours)} alternating rounds; load average now {load[0]:.1f}")
+        print(f"{'stage':<22}{'asyncio+httpx':>16}{'bridge':>12}{'ratio':>8}")
+        for key in ("intake", "arrival+completion"):
+            b, o = _median([r[key] for r in bases]), _median([r[key] for r in ours])
+            print(f"{key:<22}{b:>15.1f}s{o:>11.1f}s{o / b:>8.2f}")
+        total_b, total_o = _median([_total(r) for r in bases]), _median([_total(r) for r in ours])
+        rounds = ", ".join(f"{_total(o) / _total(b):.2f}" for b, o in zip(bases, ours, strict=True))
+        print(
+            f"{'total':<22}{total_b:>15.1f}s{total_o:>11.1f}s{total_o / total_b:>8.2f}"
+            f"   target <= 1.15 (rounds {rounds})"
+        )
+    last = runs["after"]["ours"][-1]
+    minimum = rc.poll_minimum(args.returns, int(last["created"]), int(last["refunded"]))
+    per = {n: rc.median_nested(got["per_return"]) for n, got in runs.items()}
+    rc.print_counts("poll path (intake-poll, arrival-poll)", per, minimum)
+    for name, got in runs.items():
+        print(f"  {name} calls (last round): {got['counts']}")
+
+
+def _empty() -> dict[str, Any]:
+    return {"bases": [], "ours": [], "per_return": [], "counts": {}}
 
 
 def _total(timings: dict[str, float]) -> float:

@@ -1,129 +1,213 @@
-"""A burst of Return-authorized webhooks: time until every RMA exists, and AMS calls per return.
+"""Webhook-driven lifecycle on the real local stack: latency, throughput and requests per return.
 
-Runs the real local stack (Prefect server on SQLite, sandboxes, webhook receiver, task
-worker) twice, side by side in one run: the receiver dispatching in batches (the default,
-up to 30 messages per task run) and one task run per message (``batch_max=1``, what the
-bridge did before). For each round: plant N returns as requested, authorize them all as
-fast as the sandbox admin API takes it (each sends a signed webhook), then wait until AMS
-shows every RMA. AMS requests are counted from the AMS sandbox's own request log.
+Each round is a fresh stack (Prefect server on SQLite, sandboxes, webhook receiver, task
+worker) in its own process. A round:
 
-    .venv/bin/python bench/webhook_burst.py [--returns 200] [--rounds 1]
+1. **intake**: plant N returns as requested, authorize them at ``--rate`` per second (each
+   sends a signed webhook; ``--rate 0``: as fast as the sandbox admin API takes it) and wait
+   until AMS shows every RMA. Webhook -> RMA visible per return is the RMA's ``created_at``
+   in the AMS sandbox minus the moment its webhook was triggered (read from
+   ``/_admin/export`` afterwards, so the bench sends no API request of its own).
+2. **arrival+completion** (``--lifecycle``): the warehouse receives every RMA in full
+   (DataFactory, batches of 30; each sends an rmaEvent callback) and the round waits until
+   the ledger shows every return refunded.
+
+Requests per return per system and stage come from the sandboxes' request logs, next to the
+minimum for the same work. ``--against DIR`` runs the same rounds with another checkout's
+code (its own ``.venv``), alternating, so before and after come from one run.
+
+    .venv/bin/python -P bench/webhook_burst.py --returns 200 --rate 10 --lifecycle \\
+        --rounds 3 --against /work/wt-base
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import requestcounts as rc
 
-def _ams_requests(ams_url: str) -> list[dict[str, Any]]:
-    with httpx.Client(base_url=ams_url, timeout=60) as admin:
-        body = admin.get("/_admin/requests", params={"since": 0, "limit": 1_000_000}).json()
-    return list(body["requests"] if isinstance(body, dict) else body)
+DONE_STAGES = {"refunded", "partially_refunded", "held"}
 
 
-def burst(returns: int, batch_max: int, workdir: Path) -> dict[str, float]:
-    """One round on a fresh stack; returns wall time and AMS requests per return."""
-    os.environ["BRIDGE_WEBHOOKS_BATCH_MAX"] = str(batch_max)
+def _export(url: str) -> dict[str, Any]:
+    with httpx.Client(base_url=url, timeout=60) as admin:
+        body: dict[str, Any] = admin.get("/_admin/export").json()
+    return body
+
+
+def _live_created(ams_url: str) -> dict[str, float]:
+    """customer_identifier -> created_at (unix s) of every live RMA."""
+    out: dict[str, float] = {}
+    for rec in _export(ams_url)["rmas"]:
+        if rec.get("status") != "deleted" and rec.get("customer_identifier"):
+            out[rec["customer_identifier"]] = datetime.fromisoformat(rec["created_at"]).timestamp()
+    return out
+
+
+def _sweep_every(last: float, period_s: float = 5.0) -> tuple[float, int]:
+    """The sweep-inbox deployment's job (a hand-over the Prefect server refused, e.g. SQLite
+    "database is locked"), done here every ``period_s`` for both sides alike."""
+    if time.perf_counter() - last < period_s:
+        return last, 0
+    from flows.sweep_inbox import sweep_once
+
+    return time.perf_counter(), sweep_once(older_than_seconds=5, limit=500).dispatched
+
+
+def one_round(returns: int, rate: float, lifecycle: bool, workdir: Path) -> dict[str, Any]:
+    """One round on a fresh stack in this process."""
     from deployments.local_stack import local_stack
 
     with local_stack(workdir) as stack:
         from core.mapping import customer_identifier_for
         from deployments import scenario
-        from runtime import ams_client, load_merchant, returnly_client
+        from runtime import ams_client, get_ledger, load_merchant, returnly_client
 
         merchant = load_merchant(stack.merchant)
         returnly, ams = returnly_client(merchant), ams_client(merchant)
         scenario.subscribe(merchant, stack.receiver_url, returnly, ams)
+        tap = rc.Tap({"ams": stack.ams_url, "returnly": stack.returnly_url})
         with httpx.Client(base_url=stack.returnly_url, timeout=30) as admin:
             warm = admin.post("/_admin/returns", json={"status": "requested"}).json()["id"]
             admin.post(f"/_admin/returns/{warm}/status", json={"status": "authorize"})
-            while ams.get_rma_by_cid(customer_identifier_for(warm)) is None:
+            while customer_identifier_for(warm) not in _live_created(stack.ams_url):
                 time.sleep(0.05)
             ids = [
                 admin.post("/_admin/returns", json={"status": "requested"}).json()["id"]
                 for _ in range(returns)
             ]
-            before = len(_ams_requests(stack.ams_url))
-            started = time.perf_counter()
-            for rid in ids:
+            time.sleep(1.0)  # let the warm-up's callbacks and artifacts settle
+            tap.begin("intake")
+            sent: dict[str, float] = {}
+            t0 = time.perf_counter()
+            for n, rid in enumerate(ids):
+                if rate > 0:
+                    time.sleep(max(0.0, t0 + n / rate - time.perf_counter()))
+                sent[customer_identifier_for(rid)] = time.time()
                 admin.post(f"/_admin/returns/{rid}/status", json={"status": "authorize"})
-        sent_s = time.perf_counter() - started
-        wanted = {customer_identifier_for(rid) for rid in ids}
-        swept = 0
-        last_sweep = time.perf_counter()
+        sent_s = time.perf_counter() - t0
+        swept, last = 0, time.perf_counter()
         while True:
-            have = {r.customer_identifier for r in ams.iter_rmas() if not r.is_deleted}
-            if wanted <= have:
+            created = _live_created(stack.ams_url)
+            if set(sent) <= set(created):
                 break
-            if time.perf_counter() - started > 900:
-                raise SystemExit(f"{len(wanted - have)} RMAs missing after 900 s")
-            if time.perf_counter() - last_sweep > 5:
-                # The sweep-inbox deployment's job (a hand-over the Prefect server refused,
-                # e.g. SQLite "database is locked"), done here every 5 s for both sides alike.
-                from flows.sweep_inbox import sweep_once
+            if time.perf_counter() - t0 > 900:
+                raise SystemExit(f"{len(set(sent) - set(created))} RMAs missing after 900 s")
+            last, n_swept = _sweep_every(last)
+            swept += n_swept
+            time.sleep(0.25)
+        tap.end()
+        latencies = [created[cid] - at for cid, at in sent.items()]
+        first, done_at = min(sent.values()), max(created[cid] for cid in sent)
+        result: dict[str, Any] = {
+            "sent_s": sent_s,
+            "intake_wall_s": done_at - first,
+            "returns_per_s": returns / (done_at - first),
+            "p50_s": statistics.median(latencies),
+            "p95_s": rc.percentile(latencies, 0.95),
+            "max_s": max(latencies),
+            "swept": swept,
+        }
+        refunded = 0
+        if lifecycle:
+            time.sleep(1.0)
+            tap.begin("arrival+completion")
+            t1 = time.perf_counter()
+            cids = sorted(sent)
+            from core.settings import SANDBOX_ACCOUNT, SANDBOX_AMS_TOKEN
 
-                swept += sweep_once(older_than_seconds=5, limit=500).dispatched
-                last_sweep = time.perf_counter()
-            time.sleep(0.2)
-        wall = time.perf_counter() - started
-        # Only POSTs: this script's own polling is GET /rmas too.
-        posts = sum(
-            1
-            for r in _ams_requests(stack.ams_url)[before:]
-            if r["method"] == "POST" and r["path"].endswith("/rmas")
-        )
-    return {
-        "wall_s": wall,
-        "sent_s": sent_s,
-        "posts_per_return": posts / returns,
-        "swept": float(swept),
-    }
+            api = f"{stack.ams_url}/{SANDBOX_ACCOUNT}/api/v1/data_factory/rmaEvent"
+            auth = {"Authorization": f"Bearer {SANDBOX_AMS_TOKEN}"}
+            with httpx.Client(timeout=120, headers=auth) as warehouse:
+                for i in range(0, len(cids), 30):
+                    body = [
+                        {"customer_identifier": c, "event": "receiveFull"} for c in cids[i : i + 30]
+                    ]
+                    warehouse.post(api, json=body).raise_for_status()
+            ledger = get_ledger()
+            while True:
+                links = ledger.links_for(merchant.name, return_ids=ids)
+                done = [lk for lk in links if lk.stage in DONE_STAGES]
+                if len(done) == len(ids):
+                    break
+                if time.perf_counter() - t1 > 900:
+                    raise SystemExit(f"{len(ids) - len(done)} returns not completed after 900 s")
+                last, n_swept = _sweep_every(last)
+                swept += n_swept
+                time.sleep(0.25)
+            tap.end()
+            refunded = sum(lk.stage == "refunded" for lk in links)
+            result["completion_wall_s"] = time.perf_counter() - t1
+            result["swept"] = swept
+        counts = tap.counts()
+    result["refunded"] = refunded
+    result["counts"] = counts
+    result["per_return"] = rc.per_return(counts, returns)
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--returns", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=10.0, help="webhooks per second; 0: max")
+    parser.add_argument("--lifecycle", action="store_true", help="also receive and refund")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--against", type=Path, help="the 'before' checkout (with its .venv)")
     parser.add_argument("--workdir", type=Path, default=Path("var/bench-burst"))
-    parser.add_argument("--one", type=int, metavar="BATCH_MAX", help=argparse.SUPPRESS)
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.one is not None:  # one round in this process (Prefect settings are per process)
-        got = burst(args.returns, args.one, args.workdir)
-        print("RESULT " + json.dumps(got), flush=True)
+    if args.one:  # one round in this process (Prefect settings are per process)
+        got = one_round(args.returns, args.rate, args.lifecycle, args.workdir)
+        print("RESULT " + __import__("json").dumps(got), flush=True)
         return
-    results: dict[int, list[dict[str, float]]] = {30: [], 1: []}
+    sides: dict[str, Path | None] = {"after": None}
+    if args.against:
+        sides = {"before": args.against.resolve(), "after": None}
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in sides}
+    script = Path(__file__).resolve()
     for r in range(args.rounds):
-        for batch_max in (30, 1) if r % 2 == 0 else (1, 30):
-            workdir = args.workdir / f"b{batch_max}-r{r}"
-            cmd = [sys.executable, __file__, "--returns", str(args.returns)]
-            cmd += ["--workdir", str(workdir), "--one", str(batch_max)]
-            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-            got = json.loads(out.rsplit("RESULT ", 1)[1])
-            results[batch_max].append(got)
-            print(f"round {r + 1} batch_max={batch_max}: {got}", flush=True)
-    print(f"\nburst of {args.returns} return.authorized webhooks, {args.rounds} round(s), medians:")
-    for batch_max, label in ((30, "batched (now)"), (1, "one run per message (before)")):
-        wall = statistics.median(x["wall_s"] for x in results[batch_max])
-        posts = statistics.median(x["posts_per_return"] for x in results[batch_max])
-        rate = args.returns / wall
-        print(
-            f"  {label:30s} all RMAs after {wall:6.1f} s = {rate:5.1f} returns/s; "
-            f"AMS POST /rmas per return {posts:.3f}"
-        )
-    ratio = statistics.median(x["wall_s"] for x in results[1]) / statistics.median(
-        x["wall_s"] for x in results[30]
+        order = list(sides) if r % 2 == 0 else list(reversed(sides))
+        for name in order:
+            workdir = (Path.cwd() / args.workdir / f"{name}-r{r}").resolve()
+            cmd = ["--one", "--returns", str(args.returns), "--rate", str(args.rate)]
+            cmd += ["--workdir", str(workdir)]
+            if args.lifecycle:
+                cmd.append("--lifecycle")
+            got = rc.run_side(sides[name], script, cmd)
+            results[name].append(got)
+            brief = {k: round(v, 3) for k, v in got.items() if isinstance(v, float)}
+            print(f"round {r + 1} {name}: {brief} per return {got['per_return']}", flush=True)
+    load = os.getloadavg()
+    print(
+        f"\n{args.returns} return.authorized webhooks at "
+        f"{'max' if not args.rate else args.rate} /s, {args.rounds} round(s), medians; "
+        f"load average now {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
     )
-    print(f"  speed-up (before / now): {ratio:.1f}x")
+    keys = ["p50_s", "p95_s", "max_s", "intake_wall_s", "returns_per_s", "swept"]
+    if args.lifecycle:
+        keys.append("completion_wall_s")
+    print(f"{'':<22}" + "".join(f"{n:>12}" for n in results))
+    for key in keys:
+        vals = [statistics.median(x[key] for x in results[n]) for n in results]
+        print(f"{key:<22}" + "".join(f"{v:>12.3f}" for v in vals))
+    refunded = int(statistics.median(x["refunded"] for x in results["after"]))
+    minimum = rc.webhook_minimum(args.returns, refunded)
+    if not args.lifecycle:
+        minimum = {"intake": minimum["intake"]}
+    per = {n: rc.median_nested([x["per_return"] for x in results[n]]) for n in results}
+    rc.print_counts("webhook path", per, minimum)
+    for name in results:
+        print(f"  {name} calls (last round): {results[name][-1]['counts']}")
 
 
 if __name__ == "__main__":

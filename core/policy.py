@@ -163,6 +163,9 @@ class MerchantPolicy(BaseModel):
     held_review_default:
         ``keep_open`` (default: the refund keeps waiting, no money moves), ``approve`` (refund
         in full) or ``reject`` when the timeout passes.
+    reread_ams_callbacks:
+        Re-read every RMA an AMS callback names (batched, 30 ids per GET) instead of using
+        the record the authenticated callback carries (default: use it; it costs no request).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -182,6 +185,7 @@ class MerchantPolicy(BaseModel):
     refund_partial_receipts: bool = True
     held_review_timeout_hours: float = Field(default=72.0, gt=0)
     held_review_default: HeldReviewDefault = "keep_open"
+    reread_ams_callbacks: bool = False
 
     @field_validator("return_inventory_status")
     @classmethod

@@ -165,6 +165,11 @@ def _record_one(
     return ReturnOutcome.of(merchant, link.return_id, "updated", stage, stage=stage)
 
 
+def stage_rank(stage: str) -> int:
+    """How far along the lifecycle a stage is (-1: not a stage the arrival step records)."""
+    return _STAGE_RANK.get(stage, -1)
+
+
 def received_return_ids(outcomes: Sequence[ReturnOutcome]) -> list[str]:
     """Returns whose RMA is received and so ready for completion."""
     return [o.return_id for o in outcomes if o.outcome == "updated" and o.stage == stages.RECEIVED]

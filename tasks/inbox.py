@@ -1,7 +1,10 @@
 """Process one stored inbox message (a webhook or callback) through the stage it hints at.
 
-Messages are hints: the return or RMA is re-read through the authenticated API before acting,
-so a forged, stale or reordered message cannot cause a wrong effect.
+Returnly webhooks are hints: the return is re-read through the authenticated API before
+acting, so a forged, stale or reordered message cannot cause a wrong effect. AMS callbacks
+are authenticated (their token was checked before they were stored) and carry the RMA, which
+is used as the record unless the merchant's policy says re-read (``reread_ams_callbacks``);
+reordering is harmless because a return's stage never moves backwards.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from clients.returnly import Return, ReturnlyClient, ReturnlyNotFoundError
 from core.merchant import MerchantConfig
 from ledger import InboxMessage, Ledger
 from ledger.inbox import SOURCE_AMS, SOURCE_RETURNLY
-from tasks.arrival import received_return_ids, record_rmas
-from tasks.completion import complete_return, complete_returns
+from tasks import stages
+from tasks.arrival import received_return_ids, record_rmas, stage_rank
+from tasks.completion import complete_returns
 from tasks.intake import intake_returns
 from tasks.outcomes import ReturnOutcome
 
@@ -52,44 +56,6 @@ def settle_inbox_messages(
     return marked
 
 
-def process_returnly_hint(
-    merchant: MerchantConfig,
-    return_id: str,
-    *,
-    ledger: Ledger,
-    returnly: ReturnlyClient,
-    ams: AmsClient,
-) -> list[ReturnOutcome]:
-    """A Returnly event about ``return_id``: re-read it, then run intake (or cancellation)."""
-    returns = _reread_returns(merchant, [return_id], ledger=ledger, returnly=returnly)
-    return intake_returns(merchant, returns, ledger=ledger, ams=ams) if returns else []
-
-
-def process_ams_hint(
-    merchant: MerchantConfig,
-    customer_identifier: str | None,
-    rma_id: str | None,
-    *,
-    ledger: Ledger,
-    returnly: ReturnlyClient,
-    ams: AmsClient,
-) -> list[ReturnOutcome]:
-    """An AMS rmaEvent: re-read the RMA, record its status, complete it when received."""
-    rmas = ams.get_rmas_by_id([rma_id]) if rma_id else []
-    if not rmas and customer_identifier:
-        found = ams.get_rma_by_cid(customer_identifier)
-        rmas = [found] if found else []
-    if not rmas:
-        logger.warning("rmaEvent for %s / %s: RMA not found in AMS", customer_identifier, rma_id)
-        return []
-    outcomes = record_rmas(merchant, rmas, ledger=ledger)
-    for return_id in received_return_ids(outcomes):
-        outcomes.append(
-            complete_return(merchant, return_id, ledger=ledger, returnly=returnly, ams=ams)
-        )
-    return outcomes
-
-
 def process_inbox_message(
     merchant: MerchantConfig,
     source: str,
@@ -99,34 +65,12 @@ def process_inbox_message(
     returnly: ReturnlyClient,
     ams: AmsClient,
 ) -> list[ReturnOutcome]:
-    """Run the message's stage and mark it processed; a failure marks it failed and re-raises."""
-    message = ledger.get_inbox(source, message_id)
-    if message is None:
+    """One message: :func:`process_inbox_batch` of one, so both paths read the same way."""
+    if ledger.get_inbox(source, message_id) is None:
         raise LookupError(f"no inbox message {source}/{message_id}")
-    if message.status == "processed":
-        return []
-    try:
-        if source == SOURCE_RETURNLY:
-            outcomes = process_returnly_hint(
-                merchant, message.subject_id or "", ledger=ledger, returnly=returnly, ams=ams
-            )
-        elif source == SOURCE_AMS:
-            payload = message.payload if isinstance(message.payload, dict) else {}
-            outcomes = process_ams_hint(
-                merchant,
-                message.subject_id,
-                payload.get("rma_id"),
-                ledger=ledger,
-                returnly=returnly,
-                ams=ams,
-            )
-        else:
-            raise ValueError(f"unknown inbox source {source!r}")
-    except Exception as exc:
-        ledger.mark_inbox(message_id, "failed", error=f"{type(exc).__name__}: {exc}", source=source)
-        raise
-    ledger.mark_inbox(message_id, "processed", source=source)
-    return outcomes
+    return process_inbox_batch(
+        merchant, source, [message_id], ledger=ledger, returnly=returnly, ams=ams
+    )
 
 
 def _reread_returns(
@@ -148,6 +92,64 @@ def _reread_returns(
                 source="returnly",
             )
     return found
+
+
+def carried_rma(message: InboxMessage) -> Rma | None:
+    """The RMA record an authenticated callback carried, when it carried enough to act on.
+
+    v1.0 items are the full RMA; a v2.0 receipt carries it in ``details``; a v2.0 carrier scan
+    (``tendered``, ``inTransit``…) names only the RMA and its new status, which is all the
+    arrival step records for it. Anything else (no id, an event name that is not a status)
+    is ``None``: the RMA is re-read.
+    """
+    payload = message.payload if isinstance(message.payload, dict) else {}
+    item = payload.get("item")
+    if not isinstance(item, dict):
+        return None
+    try:
+        if str(payload.get("api_version") or "").startswith("2"):
+            details = item.get("details")
+            if isinstance(details, dict):
+                rma = Rma.from_api(details)
+                if not rma.status:
+                    rma = rma.model_copy(update={"status": str(payload.get("event") or "")})
+                return rma if rma.customer_identifier == message.subject_id else None
+            event, rma_id = payload.get("event"), payload.get("rma_id")
+            if not (isinstance(rma_id, str) and rma_id) or event == "received":
+                return None  # a receipt without its details: read what was received
+            if stages.stage_for_ams_status(str(event or "")) is None:
+                return None
+            return Rma(id=rma_id, customer_identifier=message.subject_id, status=str(event))
+        rma = Rma.from_api(item)
+    except (ValueError, TypeError):
+        return None
+    return rma if rma.customer_identifier == message.subject_id else None
+
+
+def callback_rmas(
+    merchant: MerchantConfig, messages: list[InboxMessage], *, ams: AmsClient
+) -> list[Rma]:
+    """The RMA records a batch of callbacks is about: carried ones as they came, unless the
+    merchant's policy says re-read; the rest re-read 30 ids per GET. One record per RMA
+    (the furthest along, so a reordered older event does not hide a receipt)."""
+    carried: list[Rma] = []
+    reread: list[InboxMessage] = []
+    for message in messages:
+        rma = None if merchant.policy.reread_ams_callbacks else carried_rma(message)
+        if rma is None:
+            reread.append(message)
+        else:
+            carried.append(rma)
+    best: dict[str, Rma] = {}
+    for rma in carried + (_reread_rmas(reread, ams=ams) if reread else []):
+        key = rma.customer_identifier or rma.id
+        if key not in best or _progress(rma) >= _progress(best[key]):
+            best[key] = rma
+    return list(best.values())
+
+
+def _progress(rma: Rma) -> int:
+    return stage_rank(stages.stage_for_ams_status(rma.status) or "")
 
 
 def _reread_rmas(messages: list[InboxMessage], *, ams: AmsClient) -> list[Rma]:
@@ -182,12 +184,14 @@ def process_inbox_batch(
     """Several messages of one merchant and source as one unit of work, then marked processed.
 
     Returnly hints: each return re-read, then one intake for all (one AMS POST per 30).
-    AMS hints: the RMAs re-read 30 ids per GET, recorded, and the received ones completed
-    in one batch. The stages are idempotent, so a message also handled elsewhere is harmless.
+    AMS hints: the RMA each callback carried (or, where it carried none or the policy says
+    so, re-read 30 ids per GET), recorded, and the received ones completed in one batch from
+    those same records (no second read). The stages are idempotent, so a message also
+    handled elsewhere is harmless.
     A failure marks every message of the batch failed and re-raises (the task retries).
     """
     rows = [ledger.get_inbox(source, mid) for mid in dict.fromkeys(message_ids)]
-    todo = [row for row in rows if row is not None and row.status != "processed"]
+    todo = [row for row in rows if row is not None and row.status not in ("processed", "rejected")]
     if not todo:
         return []
     try:
@@ -200,7 +204,7 @@ def process_inbox_batch(
             )
             outcomes = intake_returns(merchant, returns, ledger=ledger, ams=ams) if returns else []
         elif source == SOURCE_AMS:
-            rmas = _reread_rmas(todo, ams=ams)
+            rmas = callback_rmas(merchant, todo, ams=ams)
             outcomes = record_rmas(merchant, rmas, ledger=ledger)
             received = received_return_ids(outcomes)
             if received:
