@@ -25,14 +25,11 @@ from typing import Any
 import yaml
 
 from runtime import merchant_names, rate_limit_name
+from runtime.rate_gate import AMS_REQUESTS_PER_HOUR, RETURNLY_REQUESTS_PER_HOUR
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_POOL = "bridge-pool"
 DEPLOY_TIMEOUT_S = 600.0
-AMS_REQUESTS_PER_HOUR = 1000.0
-"""MasonHub documents about 1000 requests per hour per account."""
-RETURNLY_REQUESTS_PER_HOUR = 3600.0
-"""Returnly publishes no limit (contracts §A.8.7); one request per second is a polite default."""
 BURST = 10
 """Requests allowed back to back before the decay rate applies."""
 ALERT_BLOCK_ENV = "BRIDGE_ALERT_BLOCK"

@@ -29,6 +29,7 @@ from ledger.models import (
     Lease,
     Link,
     RefundAttempt,
+    RequestCount,
     StageEvent,
     Watermark,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "RefundClaim",
     "RefundDone",
     "RefundStatus",
+    "RequestCount",
     "ReviewDecision",
     "StageEvent",
     "StageNote",

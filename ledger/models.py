@@ -169,6 +169,26 @@ class Watermark(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class RequestCount(Base):
+    """API requests the bridge sent, per merchant, system and minute (the request budget).
+
+    The clients count what they send and add it here in batches, so every process and host
+    of a merchant adds to the same rows (see :mod:`tasks.budget`).
+    """
+
+    __tablename__ = "request_counts"
+    __table_args__ = (
+        UniqueConstraint("merchant", "system", "minute", name="uq_request_counts_minute"),
+    )
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True)
+    merchant: Mapped[str] = mapped_column(String(MERCHANT_LEN))
+    system: Mapped[str] = mapped_column(String(CODE_LEN))
+    minute: Mapped[datetime] = mapped_column(UTCDateTime())
+    """The start of the minute (UTC) the requests were sent in."""
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class ExceptionRecord(Base):
     """Something a person has to look at; one open row per (merchant, reason, subject)."""
 

@@ -9,6 +9,7 @@ from ledger.inbox import InboxMixin
 from ledger.leases import LeasesMixin
 from ledger.links import LinksMixin
 from ledger.refunds import RefundsMixin
+from ledger.requests import RequestCountsMixin
 from ledger.review import ReviewMixin
 from ledger.summary import SummaryMixin
 from ledger.watermarks import WatermarksMixin
@@ -20,6 +21,7 @@ class Ledger(
     RefundsMixin,
     LeasesMixin,
     WatermarksMixin,
+    RequestCountsMixin,
     ReviewMixin,
     HeldReviewMixin,
     SummaryMixin,

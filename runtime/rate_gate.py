@@ -143,6 +143,12 @@ def _say_unthrottled(name: str, problem: str) -> None:
     )
 
 
+AMS_REQUESTS_PER_HOUR = 1000.0
+"""MasonHub documents about 1000 requests per hour per account."""
+RETURNLY_REQUESTS_PER_HOUR = 3600.0
+"""Returnly publishes no limit (contracts §A.8.7); one request per second is a polite default."""
+
+
 def rate_limit_name(system: str, merchant: str) -> str:
     """The global concurrency limit guarding one merchant's account on one system."""
     return f"{system}-{merchant}"

@@ -6,6 +6,7 @@ A client is rebuilt when its merchant's configuration changes (a rotated token i
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from functools import lru_cache
 
 import httpx
@@ -17,13 +18,18 @@ from core.merchant import MerchantConfig
 from core.settings import load_settings
 from ledger import Ledger, open_ledger
 from runtime.rate_gate import RateGate, rate_limit_name
+from runtime.request_meter import METER
 
 _lock = threading.Lock()
 
 
 def _gated_http(system: str, merchant: str) -> httpx.Client:
+    """Rate-gated, and every request counted for the merchant's budget (:mod:`tasks.budget`)."""
     gate = RateGate(rate_limit_name(system, merchant))
-    return httpx.Client(timeout=default_timeout(), event_hooks={"request": [gate]})
+    hooks: dict[str, list[Callable[[httpx.Request], None]]] = {
+        "request": [gate, METER.hook(system, merchant)]
+    }
+    return httpx.Client(timeout=default_timeout(), event_hooks=hooks)
 
 
 _returnly_clients: dict[str, tuple[MerchantConfig, ReturnlyClient]] = {}

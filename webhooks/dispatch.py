@@ -42,8 +42,9 @@ class TaskWorkerDispatcher:
     """Queue inbox work for a task worker with ``.delay()``, in batches.
 
     Messages of one merchant and source arriving within ``batch_window_s`` (at most
-    ``batch_max``) go out as one ``tasks.lifecycle.handle_inbox_batch`` run, so a burst costs
-    one task run and one AMS request per 30 messages instead of one each; ``batch_max=1``
+    ``batch_max``; a message that finds them idle waits only ~20 ms) go out as one
+    ``tasks.lifecycle.handle_inbox_batch`` run, so a burst costs one task run and one AMS
+    request per 30 messages instead of one each; ``batch_max=1``
     queues ``handle_inbox_message`` per message, as before. Needs ``PREFECT_API_URL``; the
     task worker is ``python -m deployments.task_worker``. ``preload=True`` imports Prefect
     and the tasks now, so the first webhook does not pay ~1 s.

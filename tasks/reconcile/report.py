@@ -25,6 +25,7 @@ from core.drift import SEVERITIES, oldest_items, render_markdown, summarize
 from core.drift.triage import Triage
 from core.drift.triage_report import render_triage
 from core.speed import RefundSpeed, render_speed
+from tasks.budget import BudgetRow, budget_markdown
 from tasks.reconcile.chart import (
     drift_chart_png,
     markdown_chart,
@@ -239,8 +240,10 @@ def report_markdown(
     healing: Sequence[HealStep],
     heal_mode: str,
     folder: Path | None,
+    budget: Sequence[BudgetRow] = (),
 ) -> str:
-    """The markdown artifact: drift counts, triage, oldest items, refund speed, trends, healing."""
+    """The markdown artifact: drift counts, triage, oldest items, refund speed, trends, healing,
+    and the request budget of the last hour."""
     drift = tonight.drift
     body = render_markdown(drift, previous_counts=previous, oldest_n=0).split("\n", 1)[1]
     lines = [
@@ -263,6 +266,7 @@ def report_markdown(
         markdown_speed_chart(nights).rstrip("\n"),
         "",
         *healing_markdown(healing, heal_mode),
+        *budget_markdown(budget),
     ]
     if folder is not None:
         lines += [

@@ -7,6 +7,7 @@ inside, so secrets never travel as parameters. Frames and drift stay in memory b
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ from core.drift.triage import Triage, triage
 from core.settings import load_settings
 from core.speed import RefundSpeed, refund_speed
 from runtime import ams_client, get_ledger, load_merchant, returnly_client
+from tasks.budget import budget_artifact_key, publish_budget
 from tasks.reconcile.chart import drift_chart_png, png_data_url, speed_chart_png
 from tasks.reconcile.exceptions_frame import open_exceptions
 from tasks.reconcile.heal import heal
@@ -40,6 +42,8 @@ from tasks.reconcile.report import (
 from tasks.reconcile.run import Frames, detect_drift, fetch_frames
 from tasks.reconcile.window import Window
 from tasks.retry import retry_transient
+
+logger = logging.getLogger(__name__)
 
 RETRIES = 2
 RETRY_DELAYS: list[float] = [2.0, 10.0]
@@ -164,6 +168,12 @@ def publish_reconcile_artifacts(
         "speed_chart": artifact_key("reconcile-speed-chart", merchant),
     }
     rows = table_rows(tonight.drift, healing)
+    try:
+        budget = publish_budget(merchant, ledger=get_ledger())
+        keys["budget"] = budget_artifact_key(merchant)
+    except Exception as exc:  # best effort: the report does not depend on it
+        logger.warning("request budget of %s not published: %s", merchant, exc)
+        budget = []
     create_table_artifact(
         key=keys["table"],
         table=rows,
@@ -180,6 +190,7 @@ def publish_reconcile_artifacts(
             healing=healing,
             heal_mode=heal_mode,
             folder=Path(folder),
+            budget=budget,
         ),
         description=f"{merchant}: drift by kind and severity, triage, refund speed, healing",
     )

@@ -40,7 +40,7 @@ def _submit_all(coalescer: Coalescer, work: list[tuple[str, str, str]]) -> list[
 
 def test_a_burst_goes_out_in_full_groups() -> None:
     sent = Sent()
-    coalescer = Coalescer(sent, window_s=2.0, max_items=30)
+    coalescer = Coalescer(sent, window_s=2.0, max_items=30, idle_window_s=2.0)
     started = time.monotonic()
     results = _submit_all(coalescer, [("m", "returnly", f"msg-{i}") for i in range(60)])
     assert results == ["sent"] * 60
@@ -59,7 +59,7 @@ def test_a_lone_message_waits_only_the_window() -> None:
 
 def test_groups_never_mix_merchants_or_sources() -> None:
     sent = Sent()
-    coalescer = Coalescer(sent, window_s=0.2, max_items=30)
+    coalescer = Coalescer(sent, window_s=0.2, max_items=30, idle_window_s=0.2)
     work = [
         (m, s, f"{m}-{s}-{i}") for m in ("a", "b") for s in ("returnly", "ams") for i in range(3)
     ]
@@ -76,6 +76,20 @@ def test_every_member_of_a_failed_group_sees_the_failure() -> None:
     coalescer = Coalescer(Sent(fail=True), window_s=0.1, max_items=30)
     results = _submit_all(coalescer, [("m", "returnly", f"msg-{i}") for i in range(5)])
     assert results == ["error: ConnectionError: prefect is down"] * 5
+
+
+def test_an_idle_message_goes_at_once_and_the_burst_after_it_waits_the_window() -> None:
+    """The first message of a quiet key is not held for the window; those that follow a
+    recent send are, and travel together (fails if every leader waits the whole window)."""
+    sent = Sent()
+    coalescer = Coalescer(sent, window_s=1.0, max_items=30, idle_window_s=0.01)
+    started = time.monotonic()
+    coalescer.submit("m", "returnly", "first")
+    assert time.monotonic() - started < 0.5
+    results = _submit_all(coalescer, [("m", "returnly", f"msg-{i}") for i in range(4)])
+    assert results == ["sent"] * 4
+    assert [len(ids) for _, _, ids in sent.groups] == [1, 4]
+    assert time.monotonic() - started >= 1.0  # the burst waited for the window
 
 
 def test_max_items_must_be_positive() -> None:

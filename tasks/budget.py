@@ -1,0 +1,185 @@
+"""The request budget: API requests per merchant and system in the last hour, against the limit.
+
+Where the counts come from: :mod:`runtime.request_meter` (every request the shared clients
+send, added to the ledger per minute by every process). Not the rate limits themselves:
+Prefect's global concurrency limits keep no history and slots are taken several at a time;
+not the sandboxes' logs, which production does not have.
+
+The limit is the merchant's Prefect global concurrency limit (``ams-<merchant>``,
+``returnly-<merchant>``; slot decay per second x 3600), or the documented default when none
+is configured. Shown as the ``budget-<merchant>`` table artifact and in the nightly report;
+above ``WARN_SHARE`` of the limit the row says so and a warning is logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from ledger import Ledger
+from runtime.rate_gate import (
+    AMS_REQUESTS_PER_HOUR,
+    RETURNLY_REQUESTS_PER_HOUR,
+    limit_problem,
+    rate_limit_name,
+    read_limit,
+)
+from runtime.request_meter import METER, minute
+from tasks.artifacts import publish_artifact
+
+logger = logging.getLogger(__name__)
+
+SYSTEMS = ("ams", "returnly")
+WARN_SHARE = 0.8
+"""Above this share of the hourly limit a merchant's budget row warns."""
+WINDOW = timedelta(hours=1)
+KEEP = timedelta(days=8)
+"""Minutes older than this are pruned when the budget is published."""
+
+
+@dataclass(frozen=True)
+class BudgetRow:
+    """One system's use of one merchant's budget over the last hour."""
+
+    merchant: str
+    system: str
+    last_hour: int
+    limit_per_hour: float
+    limit_source: str
+    """``ams-<merchant>`` (the Prefect limit) or ``default``."""
+    peak_minute: int
+    """The busiest minute of the last hour (bursts the hourly sum hides)."""
+
+    @property
+    def share(self) -> float:
+        """Requests in the last hour over the hourly limit."""
+        return self.last_hour / self.limit_per_hour if self.limit_per_hour else 0.0
+
+    @property
+    def warning(self) -> bool:
+        """Above :data:`WARN_SHARE` of the limit."""
+        return self.share > WARN_SHARE
+
+    def as_row(self) -> dict[str, str | int]:
+        """The artifact's table row."""
+        return {
+            "system": self.system,
+            "requests last hour": self.last_hour,
+            "limit per hour": round(self.limit_per_hour),
+            "used": f"{self.share:.0%}",
+            "busiest minute": self.peak_minute,
+            "limit from": self.limit_source,
+            "status": f"WARNING: above {WARN_SHARE:.0%}" if self.warning else "ok",
+        }
+
+
+def budget_rows(
+    merchant: str,
+    counts: Mapping[tuple[str, datetime], int],
+    limits: Mapping[str, tuple[float, str]],
+    now: datetime,
+) -> list[BudgetRow]:
+    """Per system: requests in the hour before ``now`` (whole minutes) against its limit."""
+    since = minute(now) - WINDOW + timedelta(minutes=1)
+    rows = []
+    for system in SYSTEMS:
+        minutes = [n for (s, m), n in counts.items() if s == system and m >= since]
+        limit, source = limits[system]
+        rows.append(
+            BudgetRow(merchant, system, sum(minutes), limit, source, max(minutes, default=0))
+        )
+    return rows
+
+
+def configured_limits(merchant: str) -> dict[str, tuple[float, str]]:
+    """Requests per hour per system from the merchant's Prefect rate limits, else defaults."""
+    from tasks.review_queue import prefect_available
+
+    out = {
+        "ams": (AMS_REQUESTS_PER_HOUR, "default"),
+        "returnly": (RETURNLY_REQUESTS_PER_HOUR, "default"),
+    }
+    if not prefect_available():
+        return out
+    from prefect.client.orchestration import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            for system in SYSTEMS:
+                name = rate_limit_name(system, merchant)
+                limit = read_limit(client, name)
+                if limit is not None and limit_problem(limit) is None:
+                    out[system] = ((limit.slot_decay_per_second or 0.0) * 3600.0, name)
+    except Exception as exc:
+        logger.warning("rate limits of %s unreadable, budget uses the defaults: %s", merchant, exc)
+    return out
+
+
+def merchant_budget(
+    merchant: str, *, ledger: Ledger, now: datetime | None = None
+) -> list[BudgetRow]:
+    """The merchant's budget now, from the ledger's counts (this process's flushed first)."""
+    now = now or datetime.now(UTC)
+    METER.flush()
+    counts = ledger.request_counts(merchant, minute(now) - WINDOW)
+    rows = budget_rows(merchant, counts, configured_limits(merchant), now)
+    for row in rows:
+        if row.warning:
+            logger.warning(
+                "%s used %d of %s's %d %s requests per hour (%.0f%%, above %.0f%%)",
+                merchant,
+                row.last_hour,
+                row.system,
+                round(row.limit_per_hour),
+                row.system,
+                row.share * 100,
+                WARN_SHARE * 100,
+            )
+    return rows
+
+
+def budget_markdown(rows: Sequence[BudgetRow]) -> list[str]:
+    """The nightly report's section (empty without rows)."""
+    if not rows:
+        return []
+    lines = [
+        "## Request budget (last hour)",
+        "",
+        "| system | requests | limit per hour | used | busiest minute | limit from | status |",
+        "|---|---:|---:|---:|---:|---|---|",
+    ]
+    for row in rows:
+        r = row.as_row()
+        lines.append(
+            f"| {r['system']} | {r['requests last hour']} | {r['limit per hour']} | {r['used']} "
+            f"| {r['busiest minute']} "
+            f"| {r['limit from']} | {r['status']} |"
+        )
+    return [*lines, ""]
+
+
+def budget_artifact_key(merchant: str) -> str:
+    """The table artifact's key (artifact keys allow lower case, digits and dashes)."""
+    raw = re.sub(r"[^a-z0-9-]+", "-", f"budget-{merchant}".lower())
+    return re.sub(r"-{2,}", "-", raw).strip("-")
+
+
+def publish_budget(
+    merchant: str, *, ledger: Ledger, now: datetime | None = None
+) -> list[BudgetRow]:
+    """Write the ``budget-<merchant>`` table artifact; old minutes are pruned."""
+    rows = merchant_budget(merchant, ledger=ledger, now=now)
+    ledger.prune_request_counts((now or datetime.now(UTC)) - KEEP)
+    warned = [r.system for r in rows if r.warning]
+    note = f"; WARNING: {', '.join(warned)} above {WARN_SHARE:.0%}" if warned else ""
+    publish_artifact(
+        "table",
+        budget_artifact_key(merchant),
+        json.dumps([r.as_row() for r in rows]),
+        f"{merchant}: API requests in the last hour against the rate limits{note}",
+    )
+    return rows
