@@ -16,11 +16,15 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
+import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ledger import Ledger
+from runtime.resources import get_ledger
 from runtime.rate_gate import (
     AMS_REQUESTS_PER_HOUR,
     RETURNLY_REQUESTS_PER_HOUR,
@@ -37,6 +41,7 @@ SYSTEMS = ("ams", "returnly")
 WARN_SHARE = 0.8
 """Above this share of the hourly limit a merchant's budget row warns."""
 WINDOW = timedelta(hours=1)
+DAY = timedelta(days=1)
 KEEP = timedelta(days=8)
 """Minutes older than this are pruned when the budget is published."""
 
@@ -53,6 +58,8 @@ class BudgetRow:
     """``ams-<merchant>`` (the Prefect limit) or ``default``."""
     peak_minute: int
     """The busiest minute of the last hour (bursts the hourly sum hides)."""
+    busiest_hour: int = 0
+    """The busiest clock hour of the last day (what the nightly report is read for)."""
 
     @property
     def share(self) -> float:
@@ -60,9 +67,23 @@ class BudgetRow:
         return self.last_hour / self.limit_per_hour if self.limit_per_hour else 0.0
 
     @property
+    def busiest_share(self) -> float:
+        """The busiest hour of the last day over the hourly limit."""
+        return self.busiest_hour / self.limit_per_hour if self.limit_per_hour else 0.0
+
+    @property
     def warning(self) -> bool:
-        """Above :data:`WARN_SHARE` of the limit."""
-        return self.share > WARN_SHARE
+        """The last hour, or an hour of the last day, above :data:`WARN_SHARE` of the limit."""
+        return self.share > WARN_SHARE or self.busiest_share > WARN_SHARE
+
+    @property
+    def status(self) -> str:
+        """``ok`` or what ran above the line."""
+        if self.share > WARN_SHARE:
+            return f"WARNING: last hour above {WARN_SHARE:.0%}"
+        if self.busiest_share > WARN_SHARE:
+            return f"WARNING: an hour of the last day above {WARN_SHARE:.0%}"
+        return "ok"
 
     def as_row(self) -> dict[str, str | int]:
         """The artifact's table row."""
@@ -72,8 +93,9 @@ class BudgetRow:
             "limit per hour": round(self.limit_per_hour),
             "used": f"{self.share:.0%}",
             "busiest minute": self.peak_minute,
+            "busiest hour (day)": self.busiest_hour,
             "limit from": self.limit_source,
-            "status": f"WARNING: above {WARN_SHARE:.0%}" if self.warning else "ok",
+            "status": self.status,
         }
 
 
@@ -83,14 +105,28 @@ def budget_rows(
     limits: Mapping[str, tuple[float, str]],
     now: datetime,
 ) -> list[BudgetRow]:
-    """Per system: requests in the hour before ``now`` (whole minutes) against its limit."""
+    """Per system: requests in the hour before ``now`` (whole minutes) against its limit, and
+    the busiest clock hour of the day before ``now``."""
     since = minute(now) - WINDOW + timedelta(minutes=1)
+    day = minute(now) - DAY
     rows = []
     for system in SYSTEMS:
         minutes = [n for (s, m), n in counts.items() if s == system and m >= since]
+        hours: Counter[datetime] = Counter()
+        for (s, m), n in counts.items():
+            if s == system and m > day:
+                hours[m.replace(minute=0)] += n
         limit, source = limits[system]
         rows.append(
-            BudgetRow(merchant, system, sum(minutes), limit, source, max(minutes, default=0))
+            BudgetRow(
+                merchant,
+                system,
+                sum(minutes),
+                limit,
+                source,
+                max(minutes, default=0),
+                max(hours.values(), default=0),
+            )
         )
     return rows
 
@@ -125,19 +161,19 @@ def merchant_budget(
     """The merchant's budget now, from the ledger's counts (this process's flushed first)."""
     now = now or datetime.now(UTC)
     METER.flush()
-    counts = ledger.request_counts(merchant, minute(now) - WINDOW)
+    counts = ledger.request_counts(merchant, minute(now) - DAY)
     rows = budget_rows(merchant, counts, configured_limits(merchant), now)
     for row in rows:
         if row.warning:
             logger.warning(
-                "%s used %d of %s's %d %s requests per hour (%.0f%%, above %.0f%%)",
+                "request budget of %s on %s: %d in the last hour, busiest hour of the day %d, "
+                "limit %d per hour (%s)",
                 merchant,
+                row.system,
                 row.last_hour,
-                row.system,
+                row.busiest_hour,
                 round(row.limit_per_hour),
-                row.system,
-                row.share * 100,
-                WARN_SHARE * 100,
+                row.status,
             )
     return rows
 
@@ -147,16 +183,20 @@ def budget_markdown(rows: Sequence[BudgetRow]) -> list[str]:
     if not rows:
         return []
     lines = [
-        "## Request budget (last hour)",
+        "## Request budget",
         "",
-        "| system | requests | limit per hour | used | busiest minute | limit from | status |",
-        "|---|---:|---:|---:|---:|---|---|",
+        "API requests the bridge sent per system (counted by its clients, all processes), "
+        "against the merchant's rate limit.",
+        "",
+        "| system | requests | limit per hour | used | busiest minute | busiest hour of the day "
+        "| limit from | status |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
     ]
     for row in rows:
         r = row.as_row()
         lines.append(
             f"| {r['system']} | {r['requests last hour']} | {r['limit per hour']} | {r['used']} "
-            f"| {r['busiest minute']} "
+            f"| {r['busiest minute']} | {r['busiest hour (day)']} "
             f"| {r['limit from']} | {r['status']} |"
         )
     return [*lines, ""]
@@ -183,3 +223,20 @@ def publish_budget(
         f"{merchant}: API requests in the last hour against the rate limits{note}",
     )
     return rows
+
+
+PUBLISH_EVERY_S = 60.0
+"""The artifact is refreshed after stage runs at most this often per merchant and process."""
+_published_at: dict[str, float] = {}
+_published_lock = threading.Lock()
+
+
+def refresh_budget(merchant: str) -> bool:
+    """After a stage run: publish the budget artifact unless this process did so recently."""
+    now = time.monotonic()
+    with _published_lock:
+        if now - _published_at.get(merchant, -PUBLISH_EVERY_S) < PUBLISH_EVERY_S:
+            return False
+        _published_at[merchant] = now
+    publish_budget(merchant, ledger=get_ledger())
+    return True

@@ -155,7 +155,8 @@ def _start_review_run(merchant: str, exception_id: int) -> str | None:
 
 
 def after_stage(merchant: str) -> None:
-    """After a stage run or batch: start reviews of new held refunds, refresh the artifacts.
+    """After a stage run or batch: start reviews of new held refunds, refresh the artifacts
+    (the review queue; the request budget at most once a minute).
 
     Best effort by design: the stage's own work is done and recorded; a Prefect API that does
     not answer only delays the queue's view until the next run or the sweep.
@@ -167,6 +168,13 @@ def after_stage(merchant: str) -> None:
         publish_review_queue(merchant)
     except Exception as exc:
         logger.warning("review queue of %s not refreshed: %s", merchant, exc)
+    try:
+        # A cycle: the budget asks this module whether Prefect is there.
+        from tasks.budget import refresh_budget
+
+        refresh_budget(merchant)
+    except Exception as exc:
+        logger.warning("request budget of %s not refreshed: %s", merchant, exc)
 
 
 def waiting_run(review: HeldReview) -> UUID | None:

@@ -15,6 +15,7 @@ import pandas as pd  # type: ignore[import-untyped]
 from core.drift import KINDS, classify, render_markdown, summarize
 from core.drift.triage import Triage, triage
 from core.speed import refund_speed
+from tasks.budget import BudgetRow
 from tasks.reconcile import HealStep, Night, Tonight, Window, counts_of, report_markdown
 from tests.unit.drift.builders import (
     NOW,
@@ -158,7 +159,12 @@ def test_nightly_report_matches_golden() -> None:
         healing=healing,
         heal_mode="dry run (planned only, nothing changed)",
         folder=None,
+        budget=[
+            BudgetRow("acme", "ams", 850, 1000.0, "ams-acme", 40, 910),
+            BudgetRow("acme", "returnly", 1200, 3600.0, "default", 25, 2000),
+        ],
     )
+    assert "| ams | 850 | 1000 | 85% | 40 | 910 | ams-acme | WARNING: last hour above 80% |" in text
     held = [line for line in text.splitlines() if "| RLY-1 |" in line]
     assert held and not any("Re-run intake" in line for line in held)  # held for its SKU
     _check_golden(NIGHTLY_GOLDEN, text)
