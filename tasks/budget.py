@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ledger import Ledger
-from runtime.resources import get_ledger
 from runtime.rate_gate import (
     AMS_REQUESTS_PER_HOUR,
     RETURNLY_REQUESTS_PER_HOUR,
@@ -33,6 +32,7 @@ from runtime.rate_gate import (
     read_limit,
 )
 from runtime.request_meter import METER, minute
+from runtime.resources import get_ledger
 from tasks.artifacts import publish_artifact
 
 logger = logging.getLogger(__name__)

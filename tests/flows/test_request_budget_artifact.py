@@ -12,8 +12,8 @@ from prefect.client.orchestration import get_client
 from core.settings import SANDBOX_ACCOUNT
 from deployments.deploy import RateLimits, ensure_rate_limits
 from ledger import Ledger
+from runtime import ams_client, load_merchant, rate_limit_name, reset_runtime
 from tasks.budget import budget_artifact_key, publish_budget
-from tasks.runtime import ams_client, load_merchant, rate_limit_name, reset_runtime
 
 MERCHANT = SANDBOX_ACCOUNT
 

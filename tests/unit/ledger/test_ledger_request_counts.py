@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from ledger import Ledger
-from tasks.budget import WARN_SHARE, RequestMeter, budget_rows
+from runtime.request_meter import RequestMeter
+from tasks.budget import WARN_SHARE, budget_rows
 
 NOW = datetime(2026, 12, 2, 9, 30, 20, tzinfo=UTC)
 
