@@ -203,9 +203,19 @@ def deploy(
         envvar="BRIDGE_ALERT_BLOCK",
         help="Notification block failed runs alert: <block-type-slug>/<name>.",
     ),
+    task_storage: str = typer.Option(
+        "",
+        envvar="BRIDGE_TASK_STORAGE",
+        help="Background tasks' parameters and results, reachable from every host: "
+        "s3://bucket/prefix or a directory (default: the existing block, else this host's "
+        "Prefect storage directory).",
+    ),
+    task_storage_endpoint: str = typer.Option(
+        "", envvar="BRIDGE_TASK_STORAGE_ENDPOINT_URL", help="S3-compatible endpoint URL."
+    ),
 ) -> None:
-    """Create the work pool, rate limits, block type and alert automation, then deploy all
-    of prefect.yaml."""
+    """Create the work pool, rate limits, block type, task storage and alert automation, then
+    deploy all of prefect.yaml."""
     from deployments.deploy import RateLimits
     from deployments.deploy import deploy as run_deploy
 
@@ -216,6 +226,8 @@ def deploy(
             skip_deploy=skip_deploy,
             paused=paused,
             alert_block=alert_block or None,
+            task_storage=task_storage or None,
+            task_storage_endpoint=task_storage_endpoint or None,
         )
     except (RuntimeError, ValueError) as exc:  # no API URL, no such alert block, deploy failed
         raise _fail(str(exc), code=1) from None
