@@ -9,6 +9,9 @@ read parameters" (issue 13), losing the work.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +25,8 @@ from core.mapping import customer_identifier_for
 from core.settings import SANDBOX_AMS_TOKEN, SANDBOX_RETURNLY_TOKEN
 from deployments.scenario import subscribe
 from tests.support.multihome import MERCHANT, Layout, multi_home_layout
+from tests.support.postgres import POSTGRES_ENV, asyncpg_url, fresh_database
+from tests.support.s3 import CREDENTIALS, moto_s3
 from tests.support.stack import Stack
 
 pytestmark = [pytest.mark.slow]
@@ -100,3 +105,68 @@ def test_a_task_worker_on_another_home_runs_what_the_receiver_queued(tmp_path: P
         (worker,) = layout.task_workers
         assert "Failed to read parameters" not in worker.text()
         assert len(worker.received()) >= 3, worker.received()
+
+
+def _databases() -> tuple[str | None, dict[str, str], str]:
+    """Ledger URL and Prefect server env on the test Postgres when there is one, else SQLite."""
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        return None, {}, "sqlite"
+    ledger = fresh_database(base, "bridge_multihome_ledger")
+    server = asyncpg_url(fresh_database(base, "bridge_multihome_prefect"))
+    return ledger, {"PREFECT_SERVER_DATABASE_CONNECTION_URL": server}, "postgres"
+
+
+def test_two_task_workers_on_their_own_homes_share_an_s3_bucket(tmp_path: Path) -> None:
+    """The multi-host layout on one machine: nothing shared but the API, ledger and bucket.
+
+    Task storage in a real S3-compatible server (moto on loopback); the Prefect server and
+    the ledger on Postgres when ``BRIDGE_TEST_POSTGRES_URL`` is set (SQLite otherwise). Every
+    webhook becomes an RMA, both task workers take part, the parameters are in the bucket
+    (not on any home), and the sweep removes them once older than its cut-off.
+    """
+    ledger_url, server_env, backend = _databases()
+    with moto_s3(tmp_path) as s3:
+        storage = f"s3://{s3.bucket}/bridge"
+        with multi_home_layout(
+            tmp_path / "hosts",
+            ledger_url=ledger_url,
+            task_workers=2,
+            shared_env=CREDENTIALS,
+            server_env=server_env,
+            deploy_args=("--task-storage", storage, "--task-storage-endpoint", s3.endpoint_url),
+        ) as layout:
+            assert f"task storage remote-file-system/bridge-task-storage: {storage}" in (
+                layout.deploy_output
+            )
+            subscribe_receiver(layout)
+            ids = authorize_returns(layout, 12)
+            took = wait_for_rmas(layout, ids, lambda: worker_failures(layout))
+            per_worker = {host.name: len(host.received()) for host in layout.task_workers}
+            print(f"\n[{backend}] 12 webhooks -> 12 RMAs in {took:.1f}s; per worker {per_worker}")
+            assert sum(per_worker.values()) >= 12, per_worker
+            assert all(n > 0 for n in per_worker.values()), per_worker
+            for host in layout.task_workers:
+                assert "Failed to read parameters" not in host.text()
+                # Nothing of the queued work landed on a host's own disk.
+                assert not list(host.home.glob("storage/parameters/*")), host.name
+            assert not list(layout.receiver.home.glob("storage/parameters/*"))  # type: ignore[union-attr]
+            params = s3.keys("bridge/parameters")
+            assert len(params) >= 12, params
+            results = [k for k in s3.keys("bridge") if "/parameters/" not in k]
+            assert len(results) >= 12, results  # each task run's result, for any host to read
+
+            sweep = [sys.executable, "-m", "deployments.task_storage", "sweep"]
+            env = {**os.environ, **layout.host_env(layout.task_workers[0])}
+            kept = subprocess.run(
+                [*sweep, "--older-than-hours", "1"], env=env, capture_output=True, text=True
+            )
+            assert kept.returncode == 0, kept.stderr[-2000:]
+            assert "0 deleted" in kept.stdout, kept.stdout
+            time.sleep(1.1)  # S3 stamps LastModified to the second
+            gone = subprocess.run(
+                [*sweep, "--older-than-hours", "0"], env=env, capture_output=True, text=True
+            )
+            assert gone.returncode == 0, gone.stderr[-2000:]
+            assert f"{len(params) + len(results)} deleted" in gone.stdout, gone.stdout
+            assert s3.keys("bridge") == []
