@@ -53,7 +53,9 @@ def ensure_task_storage(url: str | None = None, endpoint_url: str | None = None)
             stale = None
         if stale is not None and stale.id is not None:
             client.delete_block_document(stale.id)
-    fs, probe = filesystem_of(block), f"{root_of(block)}/_probe/{int(time.time() * 1000)}"
+    fs, folder = filesystem_of(block), f"{root_of(block)}/_probe"
+    probe = f"{folder}/{int(time.time() * 1000)}"
+    fs.makedirs(folder, exist_ok=True)  # a no-op on object stores
     fs.pipe_file(probe, b"ok")
     if fs.cat_file(probe) != b"ok":
         raise RuntimeError(f"task storage {kind}/{BLOCK_NAME} did not read back its probe")
