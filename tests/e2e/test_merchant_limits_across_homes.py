@@ -2,7 +2,7 @@
 
 Two processes, each with its own ``PREFECT_HOME`` (standing in for two worker hosts), send one
 merchant's AMS requests through the same gate the bridge's clients use
-(:class:`tasks.runtime.RateGate` on ``ams-<merchant>``). If each host limited itself, each
+(:class:`runtime.RateGate` on ``ams-<merchant>``). If each host limited itself, each
 would be done in the time one process needs alone; sharing the server-side limit, together
 they take about twice that.
 """
@@ -29,7 +29,7 @@ CHILD = """
 import os, sys, time
 os.environ["PREFECT_HOME"], os.environ["PREFECT_API_URL"] = sys.argv[1], sys.argv[2]
 import httpx
-from tasks.runtime import RateGate, rate_limit_name
+from runtime import RateGate, rate_limit_name
 gate = RateGate(rate_limit_name("ams", sys.argv[3]))
 request = httpx.Request("GET", "http://127.0.0.1:9/")
 print("ready", flush=True)

@@ -23,9 +23,14 @@ from clients.ams import AmsClient
 from clients.returnly import ReturnlyClient
 from core.mapping import customer_identifier_for
 from core.settings import SANDBOX_AMS_TOKEN, SANDBOX_RETURNLY_TOKEN
-from deployments.scenario import subscribe
+from deployments.scenario import seed_and_authorize, subscribe
 from tests.support.multihome import MERCHANT, Layout, multi_home_layout
-from tests.support.postgres import POSTGRES_ENV, asyncpg_url, fresh_database
+from tests.support.postgres import (
+    POSTGRES_ENV,
+    asyncpg_url,
+    fresh_database,
+    postgres_url_or_skip,
+)
 from tests.support.s3 import CREDENTIALS, moto_s3
 from tests.support.stack import Stack
 
@@ -61,7 +66,12 @@ def authorize_returns(layout: Layout, count: int) -> list[str]:
     return ids
 
 
-def wait_for_rmas(layout: Layout, return_ids: list[str], diagnose: Callable[[], str]) -> float:
+def wait_for_rmas(
+    layout: Layout,
+    return_ids: list[str],
+    diagnose: Callable[[], str],
+    timeout_s: float = RMA_TIMEOUT_S,
+) -> float:
     """Seconds until every return has its RMA in AMS; fails with ``diagnose()`` otherwise."""
     started = time.monotonic()
     missing = list(return_ids)
@@ -73,13 +83,31 @@ def wait_for_rmas(layout: Layout, return_ids: list[str], diagnose: Callable[[], 
             ]
             if not missing:
                 break
-            if time.monotonic() - started > RMA_TIMEOUT_S:
+            if time.monotonic() - started > timeout_s:
                 raise AssertionError(
                     f"{len(missing)} of {len(return_ids)} returns got no RMA in "
-                    f"{RMA_TIMEOUT_S}s\n{diagnose()}"
+                    f"{timeout_s}s\n{diagnose()}"
                 )
             time.sleep(0.5)
     return time.monotonic() - started
+
+
+def wait_for_inbox_settled(
+    layout: Layout, expected: int, timeout_s: float
+) -> tuple[float, dict[str, int]]:
+    """Seconds until ``expected`` messages are stored and none is pending or emitted."""
+    from ledger import open_ledger
+
+    started = time.monotonic()
+    with open_ledger(layout.ledger_url) as ledger:
+        while True:
+            inbox = ledger.counts(MERCHANT)["inbox_by_status"]
+            busy = inbox.get("pending", 0) + inbox.get("emitted", 0)
+            if sum(inbox.values()) >= expected and busy == 0:
+                return time.monotonic() - started, inbox
+            if time.monotonic() - started > timeout_s:
+                raise AssertionError(f"inbox not settled in {timeout_s}s: {inbox}")
+            time.sleep(0.5)
 
 
 def worker_failures(layout: Layout) -> str:
@@ -170,3 +198,54 @@ def test_two_task_workers_on_their_own_homes_share_an_s3_bucket(tmp_path: Path) 
             assert gone.returncode == 0, gone.stderr[-2000:]
             assert f"{len(params) + len(results)} deleted" in gone.stdout, gone.stdout
             assert s3.keys("bridge") == []
+
+
+MEASURE_ENV = "MEASURE_DISPATCH_BURST"  # not BRIDGE_*: the suite strips those
+BURST_RETURNS = 200
+"""The demo's size (``make demo`` seeds 200 returns and authorizes each: one webhook apiece)."""
+
+
+@pytest.mark.parametrize("workers", [2, 1], ids=["2-task-workers", "1-task-worker"])
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_demo_sized_webhook_burst_server_503s(tmp_path: Path, backend: str, workers: int) -> None:
+    """How often the Prefect server answers 503 under the demo's webhook burst (a measurement).
+
+    Receiver with its default batching and two task workers, each on its own home; the server
+    logs every response (uvicorn access log), and the 503s are counted there. On Postgres the
+    server must answer none.
+    """
+    if not os.environ.get(MEASURE_ENV):
+        pytest.skip(f"a ~2 min measurement; set {MEASURE_ENV}=1 to run it")
+    server_env = {"PREFECT_SERVER_LOGGING_LEVEL": "INFO"}
+    ledger_url = None
+    if backend == "postgres":
+        base = postgres_url_or_skip("the Prefect server under a burst")
+        ledger_url = fresh_database(base, "bridge_burst_ledger")
+        server = asyncpg_url(fresh_database(base, "bridge_burst_prefect"))
+        server_env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = server
+    with multi_home_layout(
+        tmp_path, ledger_url=ledger_url, server_env=server_env, batch_max=None, task_workers=workers
+    ) as layout:
+        subscribe_receiver(layout)
+        returnly, _ = _clients(layout)
+        started = time.monotonic()
+        with returnly:
+            _, ids = seed_and_authorize(layout.returnly_url, returnly, BURST_RETURNS, seed=7)
+        sent = time.monotonic() - started
+        took, inbox = wait_for_inbox_settled(layout, len(ids), timeout_s=300)
+        log = (tmp_path / "server" / "prefect" / "server.log").read_text(errors="replace")
+        responses = [line for line in log.splitlines() if '" ' in line and "HTTP/1.1" in line]
+        failed = [line for line in responses if line.rstrip().endswith(" 503")]
+        dispatch = [line for line in failed if "/task_runs" in line]
+        per_worker = {host.name: len(host.received()) for host in layout.task_workers}
+        print(
+            f"\n[{backend}, {workers} task worker(s)] {len(ids)} webhooks sent in {sent:.1f}s, "
+            f"inbox settled {took:.1f}s "
+            f"later {inbox}; "
+            f"server responses {len(responses)}, 503s {len(failed)} "
+            f"(task-run creation/updates {len(dispatch)}); task runs per worker {per_worker}"
+        )
+        if backend == "postgres":
+            assert failed == [], failed[:5]

@@ -14,7 +14,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,7 +75,9 @@ def _host(root: Path, name: str) -> Host:
     return Host(name=name, home=home, log=root / name / f"{name}.log")
 
 
-def _wait_for(what: str, done: callable, host: Host, timeout_s: float = READY_TIMEOUT_S) -> None:  # type: ignore[valid-type]
+def _wait_for(
+    what: str, done: Callable[[], bool], host: Host, timeout_s: float = READY_TIMEOUT_S
+) -> None:
     deadline = time.monotonic() + timeout_s
     while not done():
         if host.proc is not None and host.proc.poll() is not None:
@@ -159,11 +161,13 @@ def multi_home_layout(
     shared_env: Mapping[str, str] | None = None,
     deploy_args: tuple[str, ...] = (),
     server_env: Mapping[str, str] | None = None,
+    batch_max: int | None = 1,
 ) -> Iterator[Layout]:
     """Prefect server, deploy step, receiver and ``task_workers`` task workers, each its own home.
 
     ``shared_env`` goes to every bridge process (e.g. the S3 credentials and endpoint);
-    ``server_env`` to the Prefect server only (e.g. its Postgres URL).
+    ``server_env`` to the Prefect server only (e.g. its Postgres URL). ``batch_max=1``: one
+    task run per webhook, to see them spread (``None``: the receiver's default batching).
     """
     root.mkdir(parents=True, exist_ok=True)
     server_home = root / "server" / "prefect"
@@ -182,9 +186,10 @@ def multi_home_layout(
         env = {
             **bridge_env(returnly.url, ams.url, root / "shared" / "ledger.db"),
             "BRIDGE_LEDGER_URL": ledger_url,
-            "BRIDGE_WEBHOOKS_BATCH_MAX": "1",  # one task run per webhook, to see them spread
             **(shared_env or {}),
         }
+        if batch_max is not None:
+            env["BRIDGE_WEBHOOKS_BATCH_MAX"] = str(batch_max)
         deployer = _host(root, "deploy")
         deploy_output = run_deploy(
             {**env, **prefect_env(deployer.home, api_url)}, deployer, *deploy_args

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from prefect.filesystems import LocalFileSystem, RemoteFileSystem
 
-from deployments.task_storage import is_remote, storage_block, sweep
+from runtime.task_storage import is_remote, storage_block, sweep
 
 
 @pytest.mark.parametrize(
