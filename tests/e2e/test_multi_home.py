@@ -26,7 +26,6 @@ from core.settings import SANDBOX_AMS_TOKEN, SANDBOX_RETURNLY_TOKEN
 from deployments.scenario import seed_and_authorize, subscribe
 from tests.support.multihome import MERCHANT, Layout, multi_home_layout
 from tests.support.postgres import (
-    POSTGRES_ENV,
     asyncpg_url,
     fresh_database,
     postgres_url_or_skip,
@@ -120,40 +119,58 @@ def worker_failures(layout: Layout) -> str:
     return "\n".join(out)
 
 
-def test_a_task_worker_on_another_home_runs_what_the_receiver_queued(tmp_path: Path) -> None:
-    """Issue 13's failure: default storage, receiver and task worker on separate homes.
+def queue_without_shared_storage(layout: Layout, message_id: str) -> str:
+    """``.delay()`` as the receiver did before the shared storage: this process's own disk.
 
-    On the code before the shared task storage, the worker logged "Failed to read parameters
-    for task run" (the parameters lay under the receiver's home) and no RMA was created.
+    The test process has its own ``PREFECT_HOME`` and does not enter
+    :func:`runtime.task_storage.using_task_storage`, so the parameters land under that home,
+    where no task worker looks. Returns the task run's id.
     """
-    with multi_home_layout(tmp_path, task_workers=1) as layout:
-        subscribe_receiver(layout)
-        ids = authorize_returns(layout, 3)
-        wait_for_rmas(layout, ids, lambda: worker_failures(layout))
-        (worker,) = layout.task_workers
-        assert "Failed to read parameters" not in worker.text()
-        assert len(worker.received()) >= 3, worker.received()
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from tasks.lifecycle import handle_inbox_message
+
+    with temporary_settings(updates={PREFECT_API_URL: layout.api_url}):
+        future = handle_inbox_message.delay(MERCHANT, "returnly", message_id)
+    return str(future.task_run_id)
 
 
-def _databases() -> tuple[str | None, dict[str, str], str]:
-    """Ledger URL and Prefect server env on the test Postgres when there is one, else SQLite."""
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        return None, {}, "sqlite"
-    ledger = fresh_database(base, "bridge_multihome_ledger")
-    server = asyncpg_url(fresh_database(base, "bridge_multihome_prefect"))
-    return ledger, {"PREFECT_SERVER_DATABASE_CONNECTION_URL": server}, "postgres"
+def wait_for_log(layout: Layout, needle: str, timeout_s: float = 30.0) -> str:
+    """The first task-worker log line containing ``needle`` (fails after ``timeout_s``)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for host in layout.task_workers:
+            for line in host.text().splitlines():
+                if needle in line:
+                    return line
+        time.sleep(0.25)
+    raise AssertionError(
+        f"no task worker logged {needle!r} in {timeout_s}s\n{worker_failures(layout)}"
+    )
 
 
-def test_two_task_workers_on_their_own_homes_share_an_s3_bucket(tmp_path: Path) -> None:
-    """The multi-host layout on one machine: nothing shared but the API, ledger and bucket.
+RETURNS = 8
 
-    Task storage in a real S3-compatible server (moto on loopback); the Prefect server and
-    the ledger on Postgres when ``BRIDGE_TEST_POSTGRES_URL`` is set (SQLite otherwise). Every
-    webhook becomes an RMA, both task workers take part, the parameters are in the bucket
-    (not on any home), and the sweep removes them once older than its cut-off.
+
+@pytest.mark.postgres
+def test_receiver_and_two_task_workers_on_their_own_homes_share_only_api_ledger_and_bucket(
+    tmp_path: Path,
+) -> None:
+    """The multi-host layout on one machine, Prefect server and ledger on Postgres.
+
+    Every bridge process has its own home and directory; the task storage is a real
+    S3-compatible server (moto on loopback). First the failure of issue 13: a run queued
+    without the shared storage (parameters on the queuing process's disk) cannot be read by
+    a task worker on another home. Then every webhook through the receiver becomes an RMA,
+    both task workers take part, the parameters and results are in the bucket (none on any
+    home), and the sweep removes them once older than its cut-off. On the code before the
+    shared storage every webhook failed the way the first run does (and ``--task-storage``
+    did not exist).
     """
-    ledger_url, server_env, backend = _databases()
+    base = postgres_url_or_skip("the multi-host layout (Prefect server and ledger on Postgres)")
+    ledger_url = fresh_database(base, "bridge_multihome_ledger")
+    server_url = asyncpg_url(fresh_database(base, "bridge_multihome_prefect"))
+    started = time.monotonic()
     with moto_s3(tmp_path) as s3:
         storage = f"s3://{s3.bucket}/bridge"
         with multi_home_layout(
@@ -161,28 +178,42 @@ def test_two_task_workers_on_their_own_homes_share_an_s3_bucket(tmp_path: Path) 
             ledger_url=ledger_url,
             task_workers=2,
             shared_env=CREDENTIALS,
-            server_env=server_env,
+            server_env={"PREFECT_SERVER_DATABASE_CONNECTION_URL": server_url},
             deploy_args=("--task-storage", storage, "--task-storage-endpoint", s3.endpoint_url),
         ) as layout:
+            up = time.monotonic() - started
             assert f"task storage remote-file-system/bridge-task-storage: {storage}" in (
                 layout.deploy_output
             )
+            lost = queue_without_shared_storage(layout, "queued-on-another-disk")
+            line = wait_for_log(layout, "Failed to read parameters")
+            assert lost in line, line
+
             subscribe_receiver(layout)
-            ids = authorize_returns(layout, 12)
+            ids = authorize_returns(layout, RETURNS)
             took = wait_for_rmas(layout, ids, lambda: worker_failures(layout))
             per_worker = {host.name: len(host.received()) for host in layout.task_workers}
-            print(f"\n[{backend}] 12 webhooks -> 12 RMAs in {took:.1f}s; per worker {per_worker}")
-            assert sum(per_worker.values()) >= 12, per_worker
+            print(
+                f"\n[postgres] layout up in {up:.1f}s; {RETURNS} webhooks -> {RETURNS} RMAs in "
+                f"{took:.1f}s; task runs per worker {per_worker}"
+            )
+            assert sum(per_worker.values()) >= RETURNS + 1, per_worker  # + the lost one
             assert all(n > 0 for n in per_worker.values()), per_worker
+            failed = [
+                text
+                for host in layout.task_workers
+                for text in host.text().splitlines()
+                if "Failed to read parameters" in text
+            ]
+            assert failed == [line], failed  # only the run queued without the shared storage
             for host in layout.task_workers:
-                assert "Failed to read parameters" not in host.text()
                 # Nothing of the queued work landed on a host's own disk.
                 assert not list(host.home.glob("storage/parameters/*")), host.name
             assert not list(layout.receiver.home.glob("storage/parameters/*"))  # type: ignore[union-attr]
             params = s3.keys("bridge/parameters")
-            assert len(params) >= 12, params
+            assert len(params) >= RETURNS, params
             results = [k for k in s3.keys("bridge") if "/parameters/" not in k]
-            assert len(results) >= 12, results  # each task run's result, for any host to read
+            assert len(results) >= RETURNS, results  # each task run's result, for any host
 
             sweep = [sys.executable, "-m", "deployments.task_storage", "sweep"]
             env = {**os.environ, **layout.host_env(layout.task_workers[0])}
