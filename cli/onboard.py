@@ -213,10 +213,19 @@ def deploy(
     task_storage_endpoint: str = typer.Option(
         "", envvar="BRIDGE_TASK_STORAGE_ENDPOINT_URL", help="S3-compatible endpoint URL."
     ),
+    merchant_queue: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Give this merchant its own work queue (merchant-<name>) and copies of the "
+            "all-merchant deployments on it; repeatable. Env: BRIDGE_MERCHANT_QUEUES (comma list)."
+        ),
+    ] = None,
 ) -> None:
     """Create the work pool, rate limits, block type, task storage and alert automation, then
-    deploy all of prefect.yaml."""
-    from deployments.deploy import RateLimits
+    deploy all of prefect.yaml (and the dedicated merchants' queues and deployments)."""
+    import os
+
+    from deployments.deploy import MERCHANT_QUEUES_ENV, RateLimits
     from deployments.deploy import deploy as run_deploy
 
     try:
@@ -228,6 +237,8 @@ def deploy(
             alert_block=alert_block or None,
             task_storage=task_storage or None,
             task_storage_endpoint=task_storage_endpoint or None,
+            merchant_queues=merchant_queue
+            or [m.strip() for m in os.environ.get(MERCHANT_QUEUES_ENV, "").split(",") if m.strip()],
         )
     except (RuntimeError, ValueError) as exc:  # no API URL, no such alert block, deploy failed
         raise _fail(str(exc), code=1) from None

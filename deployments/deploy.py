@@ -29,6 +29,8 @@ from runtime import merchant_names, rate_limit_name
 from runtime.rate_gate import AMS_REQUESTS_PER_HOUR, RETURNLY_REQUESTS_PER_HOUR
 from runtime.task_storage import ENDPOINT_ENV, STORAGE_ENV
 
+MERCHANT_QUEUES_ENV = "BRIDGE_MERCHANT_QUEUES"
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_POOL = "bridge-pool"
 DEPLOY_TIMEOUT_S = 600.0
@@ -64,6 +66,8 @@ class DeployReport:
     limits: dict[str, str] = field(default_factory=dict)
     alert: str = ""
     task_storage: str = ""
+    queues: dict[str, str] = field(default_factory=dict)
+    dedicated: list[str] = field(default_factory=list)
     deployments: list[str] = field(default_factory=list)
     paused: list[str] = field(default_factory=list)
     deploy_s: float = 0.0
@@ -77,7 +81,9 @@ class DeployReport:
             out.append(self.task_storage)
         if self.alert:
             out.append(self.alert)
+        out += [f"work queue {name}: {what}" for name, what in sorted(self.queues.items())]
         out += [f"deployment {name}" for name in self.deployments]
+        out += [f"deployment {name} (own queue)" for name in self.dedicated]
         out += [f"schedules paused: {name}" for name in self.paused]
         if self.deployments:
             out.append(f"{len(self.deployments)} deployments in {self.deploy_s:.1f}s")
@@ -215,6 +221,7 @@ def deploy(
     alert_block: str | None = None,
     task_storage: str | None = None,
     task_storage_endpoint: str | None = None,
+    merchant_queues: Sequence[str] = (),
 ) -> DeployReport:
     """The whole deploy step against the configured Prefect API.
 
@@ -222,6 +229,8 @@ def deploy(
     alert (see :mod:`deployments.alerts`). ``task_storage`` is where background tasks keep
     their parameters and results, reachable from every host (see
     :mod:`runtime.task_storage`; default: this host's Prefect storage directory).
+    ``merchant_queues`` get a work queue and copies of the all-merchant deployments of their
+    own (:mod:`deployments.merchant_queues`).
     """
     from prefect.settings import get_current_settings
 
@@ -244,8 +253,13 @@ def deploy(
         started = time.monotonic()
         report.deployments = run_prefect_deploy(project_dir, str(api_url))
         report.deploy_s = time.monotonic() - started
-        if paused:
-            report.paused = pause_schedules(report.deployments)
+    if merchant_queues:
+        from deployments.merchant_queues import dedicate, ensure_merchant_queues
+
+        report.queues = ensure_merchant_queues(report.work_pool, merchant_queues)
+        report.dedicated = dedicate(report.work_pool, merchant_queues)
+    if not skip_deploy and paused:
+        report.paused = pause_schedules([*report.deployments, *report.dedicated])
     return report
 
 
@@ -277,6 +291,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=os.environ.get(ENDPOINT_ENV) or None,
         help=f"S3-compatible endpoint URL for --task-storage (default ${ENDPOINT_ENV})",
     )
+    parser.add_argument(
+        "--merchant-queue",
+        action="append",
+        default=[m for m in os.environ.get(MERCHANT_QUEUES_ENV, "").split(",") if m.strip()],
+        help="give this merchant its own work queue merchant-<name> and deployments "
+        f"(repeatable; default ${MERCHANT_QUEUES_ENV}, a comma list)",
+    )
     args = parser.parse_args(argv)
     report = deploy(
         args.project_dir,
@@ -287,6 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         alert_block=args.alert_block,
         task_storage=args.task_storage,
         task_storage_endpoint=args.task_storage_endpoint,
+        merchant_queues=[m.strip() for m in args.merchant_queue],
     )
     print("\n".join(report.lines()), flush=True)  # noqa: T201 (command output)
     return 0
