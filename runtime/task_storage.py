@@ -91,6 +91,7 @@ class _SlugCache:
 
 
 def find_slug() -> str | None:
+    """The registered block's slug, asking the server (either kind; none: ``None``)."""
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 

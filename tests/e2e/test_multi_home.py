@@ -150,6 +150,31 @@ def wait_for_log(layout: Layout, needle: str, timeout_s: float = 30.0) -> str:
 
 
 RETURNS = 8
+REFUND_TIMEOUT_S = 60.0
+
+
+def receive_and_wait_for_refunds(layout: Layout, return_ids: list[str]) -> float:
+    """AMS receives every RMA in full (its callbacks go to the receiver); seconds until the
+    ledger shows each return refunded."""
+    from ledger import open_ledger
+
+    cids = [customer_identifier_for(rid) for rid in return_ids]
+    api = f"{layout.ams_url}/{MERCHANT}/api/v1/data_factory/rmaEvent"
+    started = time.monotonic()
+    with httpx.Client(timeout=60, headers={"Authorization": f"Bearer {SANDBOX_AMS_TOKEN}"}) as wh:
+        events = [{"customer_identifier": c, "event": "receiveFull"} for c in cids]
+        reply = wh.post(api, json=events)
+        reply.raise_for_status()
+    with open_ledger(layout.ledger_url) as ledger:
+        while True:
+            stages = [lk.stage for lk in ledger.links_for(MERCHANT, return_ids=return_ids)]
+            if len(stages) == len(return_ids) and all(st == "refunded" for st in stages):
+                return time.monotonic() - started
+            if time.monotonic() - started > REFUND_TIMEOUT_S:
+                raise AssertionError(
+                    f"not all refunded in {REFUND_TIMEOUT_S}s: {stages}\n{worker_failures(layout)}"
+                )
+            time.sleep(0.5)
 
 
 @pytest.mark.postgres
@@ -162,10 +187,10 @@ def test_receiver_and_two_task_workers_on_their_own_homes_share_only_api_ledger_
     S3-compatible server (moto on loopback). First the failure of issue 13: a run queued
     without the shared storage (parameters on the queuing process's disk) cannot be read by
     a task worker on another home. Then every webhook through the receiver becomes an RMA,
-    both task workers take part, the parameters and results are in the bucket (none on any
-    home), and the sweep removes them once older than its cut-off. On the code before the
-    shared storage every webhook failed the way the first run does (and ``--task-storage``
-    did not exist).
+    both task workers take part, every AMS callback (the warehouse receives the RMAs) becomes
+    a refund, the parameters and results are in the bucket (none on any home), and the sweep
+    removes them once older than its cut-off. On the code before the shared storage every
+    webhook failed the way the first run does (and ``--task-storage`` did not exist).
     """
     base = postgres_url_or_skip("the multi-host layout (Prefect server and ledger on Postgres)")
     ledger_url = fresh_database(base, "bridge_multihome_ledger")
@@ -199,6 +224,11 @@ def test_receiver_and_two_task_workers_on_their_own_homes_share_only_api_ledger_
             )
             assert sum(per_worker.values()) >= RETURNS + 1, per_worker  # + the lost one
             assert all(n > 0 for n in per_worker.values()), per_worker
+
+            # The warehouse receives them: AMS callbacks through the receiver, refunds by the
+            # task workers (the completion path across homes too).
+            refunded = receive_and_wait_for_refunds(layout, ids)
+            print(f"[postgres] {RETURNS} AMS callbacks -> refunds in {refunded:.1f}s")
             failed = [
                 text
                 for host in layout.task_workers
