@@ -203,10 +203,29 @@ def deploy(
         envvar="BRIDGE_ALERT_BLOCK",
         help="Notification block failed runs alert: <block-type-slug>/<name>.",
     ),
+    task_storage: str = typer.Option(
+        "",
+        envvar="BRIDGE_TASK_STORAGE",
+        help="Background tasks' parameters and results, reachable from every host: "
+        "s3://bucket/prefix or a directory (default: the existing block, else this host's "
+        "Prefect storage directory).",
+    ),
+    task_storage_endpoint: str = typer.Option(
+        "", envvar="BRIDGE_TASK_STORAGE_ENDPOINT_URL", help="S3-compatible endpoint URL."
+    ),
+    merchant_queue: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Give this merchant its own work queue (merchant-<name>) and copies of the "
+            "all-merchant deployments on it; repeatable. Env: BRIDGE_MERCHANT_QUEUES (comma list)."
+        ),
+    ] = None,
 ) -> None:
-    """Create the work pool, rate limits, block type and alert automation, then deploy all
-    of prefect.yaml."""
-    from deployments.deploy import RateLimits
+    """Create the work pool, rate limits, block type, task storage and alert automation, then
+    deploy all of prefect.yaml (and the dedicated merchants' queues and deployments)."""
+    import os
+
+    from deployments.deploy import MERCHANT_QUEUES_ENV, RateLimits
     from deployments.deploy import deploy as run_deploy
 
     try:
@@ -216,6 +235,10 @@ def deploy(
             skip_deploy=skip_deploy,
             paused=paused,
             alert_block=alert_block or None,
+            task_storage=task_storage or None,
+            task_storage_endpoint=task_storage_endpoint or None,
+            merchant_queues=merchant_queue
+            or [m.strip() for m in os.environ.get(MERCHANT_QUEUES_ENV, "").split(",") if m.strip()],
         )
     except (RuntimeError, ValueError) as exc:  # no API URL, no such alert block, deploy failed
         raise _fail(str(exc), code=1) from None

@@ -2,8 +2,9 @@
 deployment in prefect.yaml.
 
 ``bridge deploy`` or ``python -m deployments.deploy`` from the project directory, with
-``PREFECT_API_URL`` pointing at the server. Every step is idempotent, so deploying again after
-a change is the same command. Rate limits are Prefect global concurrency limits with slot
+``PREFECT_API_URL`` pointing at the server. It also registers the shared task storage
+(:mod:`deployments.task_storage`). Every step is idempotent, so deploying again after a change
+is the same command. Rate limits are Prefect global concurrency limits with slot
 decay, one per merchant and system (``ams-<merchant>``, ``returnly-<merchant>``); the clients
 built by :mod:`runtime` take one slot per request. The automation is
 :mod:`deployments.alerts` (failed runs notify ``--alert-block``).
@@ -26,6 +27,9 @@ import yaml
 
 from runtime import merchant_names, rate_limit_name
 from runtime.rate_gate import AMS_REQUESTS_PER_HOUR, RETURNLY_REQUESTS_PER_HOUR
+from runtime.task_storage import ENDPOINT_ENV, STORAGE_ENV
+
+MERCHANT_QUEUES_ENV = "BRIDGE_MERCHANT_QUEUES"
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_POOL = "bridge-pool"
@@ -61,6 +65,9 @@ class DeployReport:
     pool_created: bool = False
     limits: dict[str, str] = field(default_factory=dict)
     alert: str = ""
+    task_storage: str = ""
+    queues: dict[str, str] = field(default_factory=dict)
+    dedicated: list[str] = field(default_factory=list)
     deployments: list[str] = field(default_factory=list)
     paused: list[str] = field(default_factory=list)
     deploy_s: float = 0.0
@@ -70,9 +77,13 @@ class DeployReport:
         out = [f"work pool {self.work_pool}: {'created' if self.pool_created else 'exists'}"]
         out += [f"rate limit {name}: {what}" for name, what in sorted(self.limits.items())]
         out.append("block type merchant-config: registered")
+        if self.task_storage:
+            out.append(self.task_storage)
         if self.alert:
             out.append(self.alert)
+        out += [f"work queue {name}: {what}" for name, what in sorted(self.queues.items())]
         out += [f"deployment {name}" for name in self.deployments]
+        out += [f"deployment {name} (own queue)" for name in self.dedicated]
         out += [f"schedules paused: {name}" for name in self.paused]
         if self.deployments:
             out.append(f"{len(self.deployments)} deployments in {self.deploy_s:.1f}s")
@@ -208,11 +219,18 @@ def deploy(
     skip_deploy: bool = False,
     paused: bool = False,
     alert_block: str | None = None,
+    task_storage: str | None = None,
+    task_storage_endpoint: str | None = None,
+    merchant_queues: Sequence[str] = (),
 ) -> DeployReport:
     """The whole deploy step against the configured Prefect API.
 
     ``alert_block`` (``<block-type-slug>/<name>``) is the notification block failed runs
-    alert (see :mod:`deployments.alerts`).
+    alert (see :mod:`deployments.alerts`). ``task_storage`` is where background tasks keep
+    their parameters and results, reachable from every host (see
+    :mod:`runtime.task_storage`; default: this host's Prefect storage directory).
+    ``merchant_queues`` get a work queue and copies of the all-merchant deployments of their
+    own (:mod:`deployments.merchant_queues`).
     """
     from prefect.settings import get_current_settings
 
@@ -225,6 +243,9 @@ def deploy(
     report.pool_created = ensure_work_pool(report.work_pool)
     report.limits = ensure_rate_limits(merchants, limits or RateLimits())
     register_block_types()
+    from deployments.task_storage import ensure_task_storage
+
+    report.task_storage = ensure_task_storage(task_storage, task_storage_endpoint)
     from deployments.alerts import ensure_alert_automation  # imports Prefect (~1.6 s)
 
     report.alert = ensure_alert_automation(alert_block).line()
@@ -232,8 +253,13 @@ def deploy(
         started = time.monotonic()
         report.deployments = run_prefect_deploy(project_dir, str(api_url))
         report.deploy_s = time.monotonic() - started
-        if paused:
-            report.paused = pause_schedules(report.deployments)
+    if merchant_queues:
+        from deployments.merchant_queues import dedicate, ensure_merchant_queues
+
+        report.queues = ensure_merchant_queues(report.work_pool, merchant_queues)
+        report.dedicated = dedicate(report.work_pool, merchant_queues)
+    if not skip_deploy and paused:
+        report.paused = pause_schedules([*report.deployments, *report.dedicated])
     return report
 
 
@@ -253,6 +279,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="notification block failed runs alert, <block-type-slug>/<name> "
         f"(e.g. slack-webhook/ops; default ${ALERT_BLOCK_ENV})",
     )
+    parser.add_argument(
+        "--task-storage",
+        default=os.environ.get(STORAGE_ENV) or None,
+        help="where background tasks keep parameters and results, reachable from every host: "
+        f"s3://bucket/prefix or a directory (default ${STORAGE_ENV}, else the existing block, "
+        "else this host's Prefect storage directory)",
+    )
+    parser.add_argument(
+        "--task-storage-endpoint",
+        default=os.environ.get(ENDPOINT_ENV) or None,
+        help=f"S3-compatible endpoint URL for --task-storage (default ${ENDPOINT_ENV})",
+    )
+    parser.add_argument(
+        "--merchant-queue",
+        action="append",
+        default=[m for m in os.environ.get(MERCHANT_QUEUES_ENV, "").split(",") if m.strip()],
+        help="give this merchant its own work queue merchant-<name> and deployments "
+        f"(repeatable; default ${MERCHANT_QUEUES_ENV}, a comma list)",
+    )
     args = parser.parse_args(argv)
     report = deploy(
         args.project_dir,
@@ -261,6 +306,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         skip_deploy=args.skip_deploy,
         paused=args.paused,
         alert_block=args.alert_block,
+        task_storage=args.task_storage,
+        task_storage_endpoint=args.task_storage_endpoint,
+        merchant_queues=[m.strip() for m in args.merchant_queue],
     )
     print("\n".join(report.lines()), flush=True)  # noqa: T201 (command output)
     return 0

@@ -1,4 +1,4 @@
-"""Start and stop a local Prefect server (SQLite) and child processes for the demo and tests."""
+"""Start and stop a local Prefect server (SQLite, or Postgres when told) and child processes."""
 
 from __future__ import annotations
 
@@ -79,8 +79,14 @@ def spawn(
 
 
 @contextlib.contextmanager
-def local_prefect_server(home: Path, port: int = 0) -> Iterator[str]:
-    """A ``prefect server start`` on 127.0.0.1 (SQLite in ``home``); yields the API URL."""
+def local_prefect_server(
+    home: Path, port: int = 0, env: Mapping[str, str] | None = None
+) -> Iterator[str]:
+    """A ``prefect server start`` on 127.0.0.1; yields the API URL.
+
+    Its database is SQLite in ``home`` unless ``env`` names another
+    (``PREFECT_SERVER_DATABASE_CONNECTION_URL=postgresql+asyncpg://...``).
+    """
     port = port or free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     log = home / "server.log"
@@ -95,7 +101,8 @@ def local_prefect_server(home: Path, port: int = 0) -> Iterator[str]:
         "--analytics-off",
     ]
     # The UI asks /ui-settings where the API is; without this it says 127.0.0.1:4200.
-    proc = spawn(cmd, {**prefect_env(home), "PREFECT_SERVER_UI_API_URL": api_url}, log)
+    server_env = {**prefect_env(home), "PREFECT_SERVER_UI_API_URL": api_url, **(env or {})}
+    proc = spawn(cmd, server_env, log)
     try:
         _wait_healthy(api_url, proc, log)
         yield api_url

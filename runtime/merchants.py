@@ -165,13 +165,19 @@ def load_merchant(name: str) -> MerchantConfig:
 
 
 def merchant_names(selector: str) -> list[str]:
-    """Expand ``all`` (or a comma list) to merchant names."""
-    if selector == ALL_MERCHANTS:
+    """Expand ``all`` (or a comma list) to merchant names.
+
+    ``all,-acme,-bolt`` is every merchant but those: the shared deployments' selector once
+    ``bridge deploy --merchant-queue`` gave acme and bolt deployments of their own, so no
+    merchant is polled twice (:mod:`deployments.merchant_queues`).
+    """
+    tokens = [n.strip() for n in selector.split(",") if n.strip()]
+    if tokens and tokens[0] == ALL_MERCHANTS:
         names = set(configured_merchants())
         if _blocks_enabled():
             names.update(block_merchant_names())
-        return sorted(names)
-    names_list = [n.strip() for n in selector.split(",") if n.strip()]
+        return sorted(names - {t.removeprefix("-") for t in tokens[1:] if t.startswith("-")})
+    names_list = tokens
     for n in names_list:
         load_merchant(n)
     return names_list

@@ -102,15 +102,19 @@ def _outside_run_context(call: Callable[[], object]) -> None:
     flow run (the sweep-inbox flow) that context pickles the flow by the module name its
     entrypoint was loaded under (``sweep_inbox``), which the task worker cannot import: it
     logs "Failed to read parameters" and never runs the task, and the message stays emitted.
+    The parameters go to the shared task storage (:mod:`runtime.task_storage`).
     """
     from prefect.context import SettingsContext
+
+    from runtime.task_storage import using_task_storage
 
     settings = SettingsContext.get()
 
     def clean() -> None:
         if settings is not None:  # e.g. a test harness's temporary API URL
             SettingsContext.__var__.set(settings)
-        call()
+        with using_task_storage():  # parameters where every host's task worker reads them
+            call()
 
     contextvars.Context().run(clean)
 

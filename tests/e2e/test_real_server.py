@@ -1,12 +1,14 @@
 """The bridge operated the way production runs it, on one machine.
 
-A real ``prefect server`` (SQLite) on a free port; ``bridge deploy`` (work pool, rate limits,
-block type, ``prefect --no-prompt deploy --all`` from prefect.yaml); a ``process`` worker; both
-sandboxes; the webhook receiver emitting Prefect events. Deployments are then triggered four
-ways - CLI, ``run_deployment``, an event from a real Returnly webhook, a schedule - and each
-run must complete with its effect visible in the sandboxes and carry its merchant's tag.
-Trigger-to-start times are printed. Last, a reconciliation fails on drift above ``fail_above``
-and the alert automation ``bridge deploy`` created must notify a loopback webhook about it.
+A real ``prefect server`` on a free port, once on SQLite and once on Postgres (when
+``BRIDGE_TEST_POSTGRES_URL`` is set: its own database, as operators run it beyond a laptop);
+``bridge deploy`` (work pool, rate limits, block type, ``prefect --no-prompt deploy --all``
+from prefect.yaml); a ``process`` worker; both sandboxes; the webhook receiver emitting Prefect
+events. Deployments are then triggered four ways - CLI, ``run_deployment``, an event from a
+real Returnly webhook, a schedule - and each run must complete with its effect visible in the
+sandboxes and carry its merchant's tag. Trigger-to-start times are printed. Last, a
+reconciliation fails on drift above ``fail_above`` and the alert automation ``bridge deploy``
+created must notify a loopback webhook about it.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ from ledger import Ledger, open_ledger
 from sandbox.ams.app import create_app as create_ams
 from sandbox.returnly.app import create_app as create_returnly
 from sandbox.server import ThreadedServer
+from tests.support.postgres import asyncpg_url, fresh_database, postgres_url_or_skip
 from tests.support.stack import sink_app
 from webhooks.app import create_app as create_receiver
 from webhooks.events import EventDispatcher
@@ -176,13 +179,30 @@ def _wait_for_worker(client: SyncPrefectClient, pool: str) -> None:
         time.sleep(0.5)
 
 
-@pytest.fixture(scope="module")
-def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
-    workdir = tmp_path_factory.mktemp("real-server")
+def _server_env(backend: str) -> dict[str, str]:
+    """The Prefect server's database settings for ``backend`` (Postgres: a fresh database)."""
+    if backend == "sqlite":
+        return {}
+    base = postgres_url_or_skip("the Prefect server")
+    url = asyncpg_url(fresh_database(base, "bridge_e2e_prefect"))
+    return {"PREFECT_SERVER_DATABASE_CONNECTION_URL": url}
+
+
+@pytest.fixture(
+    scope="module",
+    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+)
+def bridge(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Bridge]:
+    backend = str(request.param)
+    server_env = _server_env(backend)
+    LATENCIES.clear()
+    workdir = tmp_path_factory.mktemp(f"real-server-{backend}")
     home = workdir / "prefect"
     home.mkdir()
     with contextlib.ExitStack() as stack:
-        api_url = stack.enter_context(local_prefect_server(home))
+        api_url = stack.enter_context(local_prefect_server(home, env=server_env))
         stack.enter_context(temporary_settings(updates={PREFECT_API_URL: api_url}))
         servers = [ThreadedServer(app).start() for app in (create_returnly(), create_ams())]
         received: list[bytes] = []
@@ -267,7 +287,7 @@ def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
         with get_client(sync_client=True) as client:
             _wait_for_worker(client, "bridge-pool")
         yield bridge
-        print(f"\ntrigger -> run start (s): {json.dumps(LATENCIES, indent=1)}")
+        print(f"\n[{backend}] trigger -> run start (s): {json.dumps(LATENCIES, indent=1)}")
         (workdir / "latencies.json").write_text(json.dumps(LATENCIES, indent=1))
 
 

@@ -157,6 +157,8 @@ def test_load_merchant_falls_back_to_a_saved_block(saved: MerchantConfig) -> Non
     assert runtime.load_merchant("sandbox-merchant").name == "sandbox-merchant"  # settings
     assert runtime.merchant_names("all") == ["acme", "sandbox-merchant"]
     assert runtime.merchant_names("acme") == ["acme"]
+    # The shared deployments' selector once acme has a queue of its own.
+    assert runtime.merchant_names("all,-acme") == ["sandbox-merchant"]
 
 
 def test_blocks_only_source_leaves_the_settings_merchant_out(
