@@ -14,17 +14,17 @@ from prefect.cache_policies import NONE
 from clients.ams import Rma
 from clients.returnly import Return
 from runtime import ams_client, get_ledger, load_merchant, returnly_client
-from tasks import stages
-from tasks.arrival import fetch_open_rmas, record_rmas
-from tasks.completion import complete_return, complete_returns
-from tasks.inbox import (
+from stages import names
+from stages.arrival import fetch_open_rmas, record_rmas
+from stages.completion import complete_return, complete_returns
+from stages.inbox import (
     InboxRef,
     process_inbox_batch,
     process_inbox_message,
     settle_inbox_messages,
 )
-from tasks.intake import intake_returns
-from tasks.outcomes import ReturnOutcome
+from stages.intake import intake_returns
+from stages.outcomes import ReturnOutcome
 from tasks.retry import retry_transient
 from tasks.review_queue import after_stage
 
@@ -187,7 +187,7 @@ def refund_returns(
 @task(name="received-returns", cache_policy=NONE)
 def received_returns(merchant: str) -> list[str]:
     """Returns whose RMA is received and not yet refunded or held."""
-    return [lk.return_id for lk in get_ledger().links_in_stage(merchant, {stages.RECEIVED})]
+    return [lk.return_id for lk in get_ledger().links_in_stage(merchant, {names.RECEIVED})]
 
 
 @task(

@@ -34,8 +34,8 @@ from ledger import (
     is_held_refund,
 )
 from runtime import ams_client, get_ledger, load_merchant, returnly_client
+from stages.review import apply_decision, queue_items, start_review
 from tasks.artifacts import publish_artifact
-from tasks.review import apply_decision, queue_items, start_review
 
 logger = logging.getLogger(__name__)
 

@@ -25,13 +25,12 @@ from core.drift.triage import Triage, triage
 from core.settings import load_settings
 from core.speed import RefundSpeed, refund_speed
 from runtime import ams_client, get_ledger, load_merchant, returnly_client
-from tasks.budget import budget_artifact_key, publish_budget
-from tasks.reconcile.chart import drift_chart_png, png_data_url, speed_chart_png
-from tasks.reconcile.exceptions_frame import open_exceptions
-from tasks.reconcile.heal import heal
-from tasks.reconcile.history import previous_counts, previous_drift, trend
-from tasks.reconcile.models import HealStep
-from tasks.reconcile.report import (
+from stages.reconcile.chart import drift_chart_png, png_data_url, speed_chart_png
+from stages.reconcile.exceptions_frame import open_exceptions
+from stages.reconcile.heal import heal
+from stages.reconcile.history import previous_counts, previous_drift, trend
+from stages.reconcile.models import HealStep
+from stages.reconcile.report import (
     Tonight,
     counts_of,
     report_day,
@@ -39,8 +38,9 @@ from tasks.reconcile.report import (
     table_rows,
     write_report,
 )
-from tasks.reconcile.run import Frames, detect_drift, fetch_frames
-from tasks.reconcile.window import Window
+from stages.reconcile.run import Frames, detect_drift, fetch_frames
+from stages.reconcile.window import Window
+from tasks.budget import budget_artifact_key, publish_budget
 from tasks.retry import retry_transient
 
 logger = logging.getLogger(__name__)

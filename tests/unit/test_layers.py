@@ -60,5 +60,5 @@ def test_prefect_in_core_breaks_the_contract(tmp_path: Path) -> None:
 
 
 def test_webhooks_importing_stage_logic_breaks_the_layers(tmp_path: Path) -> None:
-    out = _broken(tmp_path, "webhooks/grammar.py", "import tasks.intake  # noqa")
-    assert "webhooks.grammar -> tasks.intake" in out
+    out = _broken(tmp_path, "webhooks/grammar.py", "import stages.intake  # noqa")
+    assert "webhooks.grammar -> stages.intake" in out

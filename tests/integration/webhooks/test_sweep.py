@@ -11,9 +11,9 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from flows.sweep_inbox import sweep_once
 from ledger import MAX_INBOX_ATTEMPTS, InboxMessage, InboxStatus, Ledger
 from sandbox.server import ThreadedServer, free_port, serve_in_thread
+from tasks.sweep import sweep_once
 from tests.integration.webhooks.prefect_stub import EventsStub
 from tests.integration.webhooks.support import (
     MERCHANT,

@@ -18,11 +18,11 @@ from clients.returnly import Return, ReturnlyClient, ReturnlyNotFoundError
 from core.merchant import MerchantConfig
 from ledger import InboxMessage, Ledger
 from ledger.inbox import SOURCE_AMS, SOURCE_RETURNLY
-from tasks import stages
-from tasks.arrival import received_return_ids, record_rmas, stage_rank
-from tasks.completion import complete_returns
-from tasks.intake import intake_returns
-from tasks.outcomes import ReturnOutcome
+from stages import names
+from stages.arrival import received_return_ids, record_rmas, stage_rank
+from stages.completion import complete_returns
+from stages.intake import intake_returns
+from stages.outcomes import ReturnOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def carried_rma(message: InboxMessage) -> Rma | None:
             event, rma_id = payload.get("event"), payload.get("rma_id")
             if not (isinstance(rma_id, str) and rma_id) or event == "received":
                 return None  # a receipt without its details: read what was received
-            if stages.stage_for_ams_status(str(event or "")) is None:
+            if names.stage_for_ams_status(str(event or "")) is None:
                 return None
             return Rma(id=rma_id, customer_identifier=message.subject_id, status=str(event))
         rma = Rma.from_api(item)
@@ -149,7 +149,7 @@ def callback_rmas(
 
 
 def _progress(rma: Rma) -> int:
-    return stage_rank(stages.stage_for_ams_status(rma.status) or "")
+    return stage_rank(names.stage_for_ams_status(rma.status) or "")
 
 
 def _reread_rmas(messages: list[InboxMessage], *, ams: AmsClient) -> list[Rma]:

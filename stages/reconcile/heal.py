@@ -19,10 +19,10 @@ from clients.ams import AmsClient
 from clients.returnly import Return, ReturnlyClient, ReturnlyNotFoundError
 from core.merchant import MerchantConfig
 from ledger import Ledger
-from tasks import stages
-from tasks.completion import complete_return
-from tasks.intake import intake_returns
-from tasks.reconcile.models import HealAction, HealStep
+from stages import names
+from stages.completion import complete_return
+from stages.intake import intake_returns
+from stages.reconcile.models import HealAction, HealStep
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def _heal_completion(
                 step.return_id,
                 step.customer_identifier,
                 ams_uuid=step.ams_id,
-                stage=stages.RECEIVED,
+                stage=names.RECEIVED,
                 status="received",
             )
             ledger.record_stage(

@@ -20,7 +20,7 @@ from clients.returnly import Return
 from core.drift import RETURNLY_LINES
 from core.mapping import customer_identifier_for
 from core.refunds import line_amount
-from tasks.reconcile.rows import Row, Rows
+from stages.reconcile.rows import Row, Rows
 
 
 @dataclass(slots=True)

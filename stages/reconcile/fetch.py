@@ -8,7 +8,7 @@ what one side needs to make sense of the other: the returns behind open ledger l
 behind in-scope RMAs, and the RMAs of in-scope returns created before the window (their RMAs
 predate it too). Without phase 2, an old open return would look like it has no RMA.
 
-Every page is mapped to frame rows as it arrives (:mod:`tasks.reconcile.rows`), so the API
+Every page is mapped to frame rows as it arrives (:mod:`stages.reconcile.rows`), so the API
 models of a night never pile up: 50,000 returns and RMAs peak at ~0.6 GiB instead of ~2 GiB.
 """
 
@@ -30,10 +30,10 @@ from core.mapping import customer_identifier_for
 from core.mapping.identity import CUSTOMER_IDENTIFIER_PREFIX, HASHED_IDENTIFIER_PREFIX
 from core.merchant import MerchantConfig
 from ledger import Ledger, Link
-from tasks.reconcile.ams_frame import RmaSink
-from tasks.reconcile.ledger_frame import read_links
-from tasks.reconcile.returnly_frame import ReturnSink
-from tasks.reconcile.window import (
+from stages.reconcile.ams_frame import RmaSink
+from stages.reconcile.ledger_frame import read_links
+from stages.reconcile.returnly_frame import ReturnSink
+from stages.reconcile.window import (
     LEDGER_FINAL_STAGES,
     RETURNLY_OPEN_STATUSES,
     Window,

@@ -16,9 +16,9 @@ from clients.returnly import ReturnlyClient
 from core.drift import DriftThresholds, classify
 from core.merchant import MerchantConfig
 from ledger import Ledger
-from tasks.reconcile.fetch import DEFAULT_WORKERS, FetchTimings, Sides, fetch_sides
-from tasks.reconcile.ledger_frame import ledger_frame, refunded_return_ids
-from tasks.reconcile.window import Window
+from stages.reconcile.fetch import DEFAULT_WORKERS, FetchTimings, Sides, fetch_sides
+from stages.reconcile.ledger_frame import ledger_frame, refunded_return_ids
+from stages.reconcile.window import Window
 
 
 @dataclass(frozen=True, slots=True)

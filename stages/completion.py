@@ -55,8 +55,8 @@ from ledger import (
     StageNote,
     new_owner,
 )
-from tasks import stages
-from tasks.outcomes import ReturnOutcome
+from stages import names
+from stages.outcomes import ReturnOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ def _settle_existing(
         merchant.name,
         ret.id,
         customer_identifier_for(ret.id),
-        stage=stages.REFUNDED,
+        stage=names.REFUNDED,
         history=StageNote("completion", "already_refunded"),
     )
     if ours is not None and ours.kind == "by_key" and ours.refund is not None:
@@ -211,7 +211,7 @@ def _precheck(
     """What needs no lease: a linked return whose RMA AMS shows received, else the outcome."""
     if link is None:
         return ReturnOutcome.of(merchant, return_id, "skipped", "no RMA linked to this return")
-    if link.stage in (stages.REFUNDED, stages.CANCELLED):
+    if link.stage in (names.REFUNDED, names.CANCELLED):
         return ReturnOutcome.of(merchant, return_id, "already_done", f"stage {link.stage}")
     if rma is None or rma.customer_identifier != link.customer_identifier:
         rma = _read_rma(link, ams)
@@ -249,7 +249,7 @@ def _assess(
             merchant.name,
             return_id,
             link.customer_identifier,
-            stage=stages.HELD,
+            stage=names.HELD,
             history=StageNote("completion", "held", {"why": decision.no_refund_reason}),
         )
         return ReturnOutcome.of(
@@ -264,7 +264,7 @@ def _assess(
 def _refunded(item: _Cleared, refund: Refund) -> RefundDone:
     """The ledger record of a refund just made: the attempt done, the link moved on."""
     decision, key = item.decision, item.key
-    stage = stages.PARTIALLY_REFUNDED if decision.open_units or decision.held else stages.REFUNDED
+    stage = names.PARTIALLY_REFUNDED if decision.open_units or decision.held else names.REFUNDED
     note = {"refund_id": refund.id, "amount": str(refund.refund_amount), "key": key}
     link = LinkChange(
         item.ret.id,
