@@ -26,14 +26,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from clients.ams import AmsClient, Rma
-from clients.errors import is_retryable
-from clients.returnly import (
-    Refund,
-    Return,
-    ReturnlyClient,
-    ReturnlyConflictError,
-    ReturnlyError,
-)
+from clients.errors import BridgeClientError, is_retryable
 from core.mapping import customer_identifier_for
 from core.merchant import MerchantConfig
 from core.refunds import (
@@ -55,6 +48,7 @@ from ledger import (
     StageNote,
     new_owner,
 )
+from platforms import PlatformLike, Refund, RefundQueued, Return, ReturnsPlatform, as_platform
 from stages import names
 from stages.outcomes import ReturnOutcome
 
@@ -227,7 +221,7 @@ def _assess(
     rma: Rma,
     *,
     ledger: Ledger,
-    returnly: ReturnlyClient,
+    platform: ReturnsPlatform,
     dry_run: bool,
     approval: RefundApproval | None = None,
 ) -> ReturnOutcome | _Cleared:
@@ -236,7 +230,7 @@ def _assess(
     With ``approval`` (a reviewer approved the held refund) the holds are lifted first.
     """
     return_id = link.return_id
-    ret = returnly.get_return(return_id)
+    ret = platform.read_return(return_id)
     if approval is None:
         decision = decide_refund(ret, rma, merchant.policy)
     else:
@@ -289,31 +283,35 @@ def _post_refund(
     lease: _Lease,
     *,
     ledger: Ledger,
-    returnly: ReturnlyClient,
+    platform: ReturnsPlatform,
 ) -> Refund | ReturnOutcome:
     """POST one refund under the lease; after an ambiguous failure read back before any repeat.
 
     Returns the refund made, or the outcome when the return was settled another way.
     """
     rid = item.ret.id
-    last: ReturnlyError | None = None
+    last: BridgeClientError | None = None
     for _ in range(REFUND_POST_ATTEMPTS):
         if not ledger.renew_lease(merchant.name, refund_lease_key(rid), lease.owner, lease.ttl_s):
             return ReturnOutcome.of(
                 merchant, rid, "busy", "refund lease lost before posting; another run settles it"
             )
         try:
-            return returnly.create_refund(
-                item.decision.to_refund_create(item.ret), idempotency_key=item.key
-            )
-        except ReturnlyConflictError:
-            return _settle_existing(ledger, merchant, returnly.get_return(rid), item.decision)
-        except ReturnlyError as exc:
+            made = platform.refund(item.ret, item.decision, idempotency_key=item.key)
+        except platform.errors.conflict:
+            return _settle_existing(ledger, merchant, platform.read_return(rid), item.decision)
+        except platform.errors.any as exc:
             if not is_retryable(exc):
                 raise
             last = exc
             logger.warning("refund of %s: %s; reading the return back", rid, type(exc).__name__)
-        now = returnly.get_return(rid)
+        else:
+            if isinstance(made, RefundQueued):
+                # A platform that refunds later (Loop) needs completion to wait for it; not
+                # built yet, so never record a refund that has not happened.
+                raise TypeError(f"{platform.name} queued the refund of {rid}: not supported")
+            return made
+        now = platform.read_return(rid)
         if now.is_refunded:
             return _settle_existing(ledger, merchant, now, item.decision)
     assert last is not None  # the loop only ends here after an ambiguous failure
@@ -326,7 +324,7 @@ def _refund_cleared(
     lease: _Lease,
     *,
     ledger: Ledger,
-    returnly: ReturnlyClient,
+    platform: ReturnsPlatform,
 ) -> dict[str, ReturnOutcome]:
     """Claim every refund in one transaction, post each, record the results in one more.
 
@@ -349,7 +347,7 @@ def _refund_cleared(
                 continue
             # A pending attempt left by a crash is safe to post again here: the return was
             # re-read under this lease and shows no refund.
-            made = _post_refund(merchant, item, lease, ledger=ledger, returnly=returnly)
+            made = _post_refund(merchant, item, lease, ledger=ledger, platform=platform)
             if isinstance(made, ReturnOutcome):
                 outcomes[rid] = made
                 continue
@@ -372,7 +370,7 @@ def complete_returns(
     return_ids: Sequence[str],
     *,
     ledger: Ledger,
-    returnly: ReturnlyClient,
+    returnly: PlatformLike,
     ams: AmsClient,
     dry_run: bool = False,
     rmas: Sequence[Rma] = (),
@@ -388,6 +386,7 @@ def complete_returns(
     ``approval``: a reviewer approved these held refunds (see
     :func:`core.refunds.approve_refund`); they take the same leases and read-backs.
     """
+    platform = as_platform(returnly)
     wanted = list(dict.fromkeys(return_ids))
     links = {lk.return_id: lk for lk in ledger.links_for(merchant.name, return_ids=wanted)}
     by_cid = {r.customer_identifier: r for r in rmas}
@@ -405,7 +404,7 @@ def complete_returns(
             merchant,
             ready,
             ledger=ledger,
-            returnly=returnly,
+            platform=platform,
             dry_run=dry_run,
             ttl_s=lease_ttl_s,
             approval=approval,
@@ -419,7 +418,7 @@ def _complete_leased(
     ready: Sequence[tuple[Link, Rma]],
     *,
     ledger: Ledger,
-    returnly: ReturnlyClient,
+    platform: ReturnsPlatform,
     dry_run: bool,
     ttl_s: float | None,
     approval: RefundApproval | None = None,
@@ -445,7 +444,7 @@ def _complete_leased(
                 link,
                 rma,
                 ledger=ledger,
-                returnly=returnly,
+                platform=platform,
                 dry_run=dry_run,
                 approval=approval,
             )
@@ -455,7 +454,7 @@ def _complete_leased(
                 cleared.append(checked)
         if cleared:
             outcomes.update(
-                _refund_cleared(merchant, cleared, lease, ledger=ledger, returnly=returnly)
+                _refund_cleared(merchant, cleared, lease, ledger=ledger, platform=platform)
             )
     finally:
         if not dry_run:
@@ -468,7 +467,7 @@ def complete_return(
     return_id: str,
     *,
     ledger: Ledger,
-    returnly: ReturnlyClient,
+    returnly: PlatformLike,
     ams: AmsClient,
     dry_run: bool = False,
     rma: Rma | None = None,

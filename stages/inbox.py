@@ -14,10 +14,10 @@ import logging
 from pydantic import BaseModel, ConfigDict
 
 from clients.ams import AmsClient, Rma
-from clients.returnly import Return, ReturnlyClient, ReturnlyNotFoundError
 from core.merchant import MerchantConfig
 from ledger import InboxMessage, Ledger
 from ledger.inbox import SOURCE_AMS, SOURCE_RETURNLY
+from platforms import PlatformLike, Return, ReturnsPlatform, as_platform
 from stages import names
 from stages.arrival import received_return_ids, record_rmas, stage_rank
 from stages.completion import complete_returns
@@ -62,7 +62,7 @@ def process_inbox_message(
     message_id: str,
     *,
     ledger: Ledger,
-    returnly: ReturnlyClient,
+    returnly: PlatformLike,
     ams: AmsClient,
 ) -> list[ReturnOutcome]:
     """One message: :func:`process_inbox_batch` of one, so both paths read the same way."""
@@ -74,14 +74,14 @@ def process_inbox_message(
 
 
 def _reread_returns(
-    merchant: MerchantConfig, return_ids: list[str], *, ledger: Ledger, returnly: ReturnlyClient
+    merchant: MerchantConfig, return_ids: list[str], *, ledger: Ledger, platform: ReturnsPlatform
 ) -> list[Return]:
     """The named returns, re-read (webhooks are hints); an unknown one becomes an exception."""
     found: list[Return] = []
     for return_id in dict.fromkeys(return_ids):
         try:
-            found.append(returnly.get_return(return_id))
-        except ReturnlyNotFoundError:
+            found.append(platform.read_return(return_id))
+        except platform.errors.not_found:
             ledger.raise_exception(
                 merchant.name,
                 "webhook_unknown_return",
@@ -178,7 +178,7 @@ def process_inbox_batch(
     message_ids: list[str],
     *,
     ledger: Ledger,
-    returnly: ReturnlyClient,
+    returnly: PlatformLike,
     ams: AmsClient,
 ) -> list[ReturnOutcome]:
     """Several messages of one merchant and source as one unit of work, then marked processed.
@@ -190,6 +190,7 @@ def process_inbox_batch(
     handled elsewhere is harmless.
     A failure marks every message of the batch failed and re-raises (the task retries).
     """
+    platform = as_platform(returnly)
     rows = [ledger.get_inbox(source, mid) for mid in dict.fromkeys(message_ids)]
     todo = [row for row in rows if row is not None and row.status not in ("processed", "rejected")]
     if not todo:
@@ -200,7 +201,7 @@ def process_inbox_batch(
                 merchant,
                 [row.subject_id or "" for row in todo],
                 ledger=ledger,
-                returnly=returnly,
+                platform=platform,
             )
             outcomes = intake_returns(merchant, returns, ledger=ledger, ams=ams) if returns else []
         elif source == SOURCE_AMS:
@@ -209,7 +210,7 @@ def process_inbox_batch(
             received = received_return_ids(outcomes)
             if received:
                 outcomes += complete_returns(
-                    merchant, received, ledger=ledger, returnly=returnly, ams=ams, rmas=rmas
+                    merchant, received, ledger=ledger, returnly=platform, ams=ams, rmas=rmas
                 )
         else:
             raise ValueError(f"unknown inbox source {source!r}")

@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from clients.ams import AmsClient, AmsError, Rma, RmaCreate, in_batches
 from clients.ams.statuses import OPEN, is_ams_status
 from clients.errors import is_retryable
-from clients.returnly import CANCELED_STATUSES, Return
 from core.mapping import customer_identifier_for, map_return_to_rma
 from core.merchant import MerchantConfig
 from ledger import ExceptionNote, Ledger, Link, LinkChange, StageNote, new_owner
+from platforms import CANCELLED_STATUSES, Return
 from stages import names
 from stages.outcomes import ReturnOutcome
 
@@ -85,7 +85,7 @@ def _triage(
     writes: _Writes, merchant: MerchantConfig, ret: Return, link: Link | None
 ) -> ReturnOutcome | RmaCreate | None:
     """Decide what intake does with one return: an outcome now, an RMA to create, or cancel."""
-    if ret.status in CANCELED_STATUSES:
+    if ret.status in CANCELLED_STATUSES:
         return None
     if ret.status not in INTAKE_STATUSES:
         if not ret.is_actionable:

@@ -14,12 +14,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from clients.ams import AmsClient
-from clients.returnly import ReturnlyClient
 from core.mapping import customer_identifier_for
 from core.merchant import MerchantConfig
 from core.refunds import RefundApproval
 from core.review import QueueItem
 from ledger import ExceptionRecord, HeldReview, Ledger, LedgerNotFoundError, StageNote
+from platforms import PlatformLike
 from stages import names
 from stages.completion import complete_return
 from stages.outcomes import ReturnOutcome
@@ -52,7 +52,7 @@ def apply_decision(
     exception_id: int,
     *,
     ledger: Ledger,
-    returnly: ReturnlyClient,
+    returnly: PlatformLike,
     ams: AmsClient,
 ) -> HeldReview:
     """Carry out the decision recorded for a held refund; the finished review row.

@@ -9,7 +9,7 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from clients.returnly import Return
-from runtime import load_merchant, returnly_client
+from runtime import load_merchant, returns_platform
 from tasks.lifecycle import INTAKE_POLL_STATUSES, RETRIES, RETRY_DELAYS
 from tasks.retry import retry_transient
 
@@ -25,7 +25,7 @@ from tasks.retry import retry_transient
 )
 def list_returns_window(merchant: str, since: datetime, until: datetime) -> list[Return]:
     """Returns updated in [since, until) in a status intake acts on."""
-    client = returnly_client(load_merchant(merchant))
-    return client.list_returns(
+    platform = returns_platform(load_merchant(merchant))
+    return platform.changed_returns(
         updated_since=since, updated_before=until, statuses=set(INTAKE_POLL_STATUSES)
     )

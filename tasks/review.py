@@ -10,7 +10,7 @@ from prefect.cache_policies import NONE
 
 from clients.errors import is_retryable
 from ledger import HeldReview
-from runtime import ams_client, get_ledger, load_merchant, returnly_client
+from runtime import ams_client, get_ledger, load_merchant, returns_platform
 from stages.review import ReviewBusyError, apply_decision
 from tasks.lifecycle import RETRY_DELAYS
 
@@ -44,6 +44,6 @@ def apply_review_decision(merchant: str, exception_id: int) -> HeldReview:
         config,
         exception_id,
         ledger=get_ledger(),
-        returnly=returnly_client(config),
+        returnly=returns_platform(config),
         ams=ams_client(config),
     )

@@ -33,7 +33,7 @@ from ledger import (
     LedgerNotFoundError,
     is_held_refund,
 )
-from runtime import ams_client, get_ledger, load_merchant, returnly_client
+from runtime import ams_client, get_ledger, load_merchant, returns_platform
 from stages.review import apply_decision, queue_items, start_review
 from tasks.artifacts import publish_artifact
 
@@ -224,7 +224,7 @@ def decide_held(merchant: str, exception_id: int, answer: HeldRefundReview) -> D
         config,
         exception_id,
         ledger=ledger,
-        returnly=returnly_client(config),
+        returnly=returns_platform(config),
         ams=ams_client(config),
     )
     if prefect_available():

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import pandas as pd  # type: ignore[import-untyped]  # no stubs for pandas 3
 
 from clients.ams import AmsClient
-from clients.returnly import ReturnlyClient
 from core.drift import DriftThresholds, classify
 from core.merchant import MerchantConfig
 from ledger import Ledger
+from platforms import PlatformLike
 from stages.reconcile.fetch import DEFAULT_WORKERS, FetchTimings, Sides, fetch_sides
 from stages.reconcile.ledger_frame import ledger_frame, refunded_return_ids
 from stages.reconcile.window import Window
@@ -71,7 +71,7 @@ def fetch_frames(
     merchant: MerchantConfig,
     window: Window,
     *,
-    returnly: ReturnlyClient,
+    returnly: PlatformLike,
     ams: AmsClient,
     ledger: Ledger,
     workers: int = DEFAULT_WORKERS,

@@ -24,7 +24,7 @@ from prefect.cache_policies import NONE
 from core.drift.triage import Triage, triage
 from core.settings import load_settings
 from core.speed import RefundSpeed, refund_speed
-from runtime import ams_client, get_ledger, load_merchant, returnly_client
+from runtime import ams_client, get_ledger, load_merchant, returns_platform
 from stages.reconcile.chart import drift_chart_png, png_data_url, speed_chart_png
 from stages.reconcile.exceptions_frame import open_exceptions
 from stages.reconcile.heal import heal
@@ -69,7 +69,7 @@ def fetch_reconcile_frames(merchant: str, window: Window) -> Frames:
     return fetch_frames(
         config,
         window,
-        returnly=returnly_client(config),
+        returnly=returns_platform(config),
         ams=ams_client(config),
         ledger=get_ledger(),
     )
@@ -120,7 +120,11 @@ def heal_drift(merchant: str, steps: list[HealStep]) -> list[HealStep]:
     """Run intake / completion for the planned steps (each return isolated)."""
     config = load_merchant(merchant)
     return heal(
-        config, steps, ledger=get_ledger(), returnly=returnly_client(config), ams=ams_client(config)
+        config,
+        steps,
+        ledger=get_ledger(),
+        returnly=returns_platform(config),
+        ams=ams_client(config),
     )
 
 
