@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from clients.ams import AmsClient, Rma
+from clients.ams.statuses import RECEIVED, is_ams_status
 from clients.errors import BridgeClientError, is_retryable
 from core.mapping import customer_identifier_for
 from core.merchant import MerchantConfig
@@ -74,7 +75,7 @@ def _read_rma(link: Link, ams: AmsClient) -> Rma | None:
 def _record_findings(ledger: Ledger, merchant: MerchantConfig, decision: RefundDecision) -> None:
     """Every issue and every held unit becomes an exception a person can act on."""
     for issue in decision.issues:
-        ledger.raise_exception(
+        ledger.open_exception(
             merchant.name,
             f"refund:{issue.code.value}",
             issue.message,
@@ -85,7 +86,7 @@ def _record_findings(ledger: Ledger, merchant: MerchantConfig, decision: RefundD
         )
     if decision.held:
         reasons = sorted({h.reason.value for h in decision.held})
-        ledger.raise_exception(
+        ledger.open_exception(
             merchant.name,
             f"held:{','.join(reasons)}",
             "; ".join(h.message for h in decision.held),
@@ -121,7 +122,7 @@ def _settle_attempt(
             status="succeeded" if found.kind == "by_key" else "already_refunded",
         )
     else:
-        ledger.raise_exception(
+        ledger.open_exception(
             merchant.name,
             "refund_unmatched",
             f"Returnly shows a refund that cannot be matched to attempt {attempt.key}: "
@@ -151,7 +152,7 @@ def _settle_existing(
                 settled.add(attempt.key)
             ours = ours if ours is not None and ours.kind == "by_key" else found
     if len(ret.refunds) > 1:
-        ledger.raise_exception(
+        ledger.open_exception(
             merchant.name,
             "refund_multiple",
             f"Returnly shows {len(ret.refunds)} refunds for this return",
@@ -161,7 +162,7 @@ def _settle_existing(
             source="bridge",
         )
     if decision.refundable and decision.refund_key not in settled:
-        ledger.raise_exception(
+        ledger.open_exception(
             merchant.name,
             "refund_remaining_units",
             "received units remain unrefunded but Returnly allows one refund per return",
@@ -209,7 +210,7 @@ def _precheck(
         return ReturnOutcome.of(merchant, return_id, "already_done", f"stage {link.stage}")
     if rma is None or rma.customer_identifier != link.customer_identifier:
         rma = _read_rma(link, ams)
-    if rma is None or (rma.status or "").lower() != "received":
+    if rma is None or not is_ams_status(rma.status, RECEIVED):
         status = rma.status if rma else "missing"
         return ReturnOutcome.of(merchant, return_id, "skipped", f"RMA not received ({status})")
     return link, rma

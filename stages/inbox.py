@@ -49,9 +49,9 @@ def settle_inbox_messages(
         if row is None or row.status in ("processed", "rejected"):
             continue
         if error:
-            ledger.mark_inbox(ref.message_id, "failed", error=error, source=ref.source)
+            ledger.mark_inbox(ref.source, ref.message_id, "failed", error=error)
         else:
-            ledger.mark_inbox(ref.message_id, "processed", source=ref.source)
+            ledger.mark_inbox(ref.source, ref.message_id, "processed")
         marked.append(f"{ref.source}/{ref.message_id}")
     return marked
 
@@ -82,7 +82,7 @@ def _reread_returns(
         try:
             found.append(platform.read_return(return_id))
         except platform.errors.not_found:
-            ledger.raise_exception(
+            ledger.open_exception(
                 merchant.name,
                 "webhook_unknown_return",
                 f"webhook named return {return_id} which Returnly does not know",
@@ -217,9 +217,9 @@ def process_inbox_batch(
     except Exception as exc:
         for row in todo:
             ledger.mark_inbox(
-                row.message_id, "failed", error=f"{type(exc).__name__}: {exc}", source=source
+                source, row.message_id, "failed", error=f"{type(exc).__name__}: {exc}"
             )
         raise
     for row in todo:
-        ledger.mark_inbox(row.message_id, "processed", source=source)
+        ledger.mark_inbox(source, row.message_id, "processed")
     return outcomes
