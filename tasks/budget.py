@@ -33,7 +33,7 @@ from runtime.rate_gate import (
 from runtime.request_meter import METER, minute
 from runtime.resources import get_ledger
 from stages.budget import WARN_SHARE, BudgetRow
-from tasks.artifacts import publish_artifact
+from tasks.artifacts import prefect_available, publish_artifact
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +78,6 @@ def budget_rows(
 
 def configured_limits(merchant: str) -> dict[str, tuple[float, str]]:
     """Requests per hour per system from the merchant's Prefect rate limits, else defaults."""
-    from tasks.review_queue import prefect_available
-
     out = {
         "ams": (AMS_REQUESTS_PER_HOUR, "default"),
         "returnly": (RETURNLY_REQUESTS_PER_HOUR, "default"),
