@@ -45,7 +45,7 @@ from core.settings import (
 )
 from ledger import Link, open_ledger
 from sandbox.returnly.seed import generate
-from tasks.reconcile import Window, build_frames, detect_drift, fetch_sides
+from stages.reconcile import Window, build_frames, detect_drift, fetch_sides
 
 REPO = Path(__file__).resolve().parents[1]
 SERVE = """

@@ -59,7 +59,7 @@ def _sweep_every(last: float, period_s: float = 5.0) -> tuple[float, int]:
     "database is locked"), done here every ``period_s`` for both sides alike."""
     if time.perf_counter() - last < period_s:
         return last, 0
-    from flows.sweep_inbox import sweep_once
+    from tasks.sweep import sweep_once
 
     return time.perf_counter(), sweep_once(older_than_seconds=5, limit=500).dispatched
 

@@ -50,7 +50,7 @@ def list_(
     """Open exceptions, oldest first: id, age, reason, return, RMA, suggested action."""
     from core.review import table_rows
     from runtime import get_ledger
-    from tasks.review import queue_items
+    from stages.review import queue_items
 
     ledger = get_ledger()
     names = [merchant] if merchant else sorted({e.merchant for e in ledger.list_exceptions()})

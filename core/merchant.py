@@ -22,6 +22,10 @@ class MerchantConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(pattern=SLUG_PATTERN, description="Slug used in ids, tags and URLs.")
+    platform: str = Field(
+        default="returnly",
+        description="The merchant's returns platform (a name in runtime.platforms.PLATFORMS).",
+    )
     store_url: str = "https://shop.example.com"
     returnly_base_url: str
     returnly_api_token: SecretStr

@@ -93,11 +93,11 @@ def run_scenario(
     to_cancel = authorized[:: scenario.CANCEL_EVERY]
     report.cancelled_before_shipping = to_cancel
     scenario.cancel(stack.returnly_url, to_cancel)
-    from tasks import stages
+    from stages import names
 
     def cancels_settled() -> bool:
         done = [ledger.get_link(merchant.name, return_id=rid) for rid in to_cancel]
-        return all(lk is not None and lk.stage == stages.CANCELLED for lk in done)
+        return all(lk is not None and lk.stage == names.CANCELLED for lk in done)
 
     scenario.wait_until("cancellations", cancels_settled, args.timeout)
     story.step("cancellations before shipping")
@@ -167,7 +167,7 @@ def run_scenario(
 def latest_drift(merchant: str) -> dict[str, object]:
     """Drift counts of the newest reconciliation report (written by the reconcile run)."""
     from core.settings import load_settings
-    from tasks.reconcile.report import COUNTS_FILE
+    from stages.reconcile.report import COUNTS_FILE
 
     found = sorted(
         (load_settings().reports_dir / merchant).glob(f"*/{COUNTS_FILE}"),

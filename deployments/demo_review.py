@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from deployments.demo_runs import DeploymentRunError
 from ledger import HeldReview, Ledger
-from tasks import stages
+from stages import names
 from tasks.review_queue import HeldRefundReview, send_decision
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def _candidates(ledger: Ledger, merchant: str) -> tuple[list[HeldReview], list[H
         link = ledger.get_link(merchant, return_id=review.return_id)
         if review.flow_run_id is None or link is None:
             continue
-        (fresh if link.stage == stages.HELD else partly).append(review)
+        (fresh if link.stage == names.HELD else partly).append(review)
     return fresh, partly
 
 

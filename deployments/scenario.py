@@ -17,7 +17,7 @@ from clients.ams import AmsClient, CallbackCreate, DataFactoryEvent
 from clients.returnly import ReturnlyClient
 from core.merchant import MerchantConfig
 from ledger import Ledger
-from tasks import stages
+from stages import names
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def cancel(returnly_url: str, return_ids: list[str]) -> None:
 
 def drive_warehouse(ledger: Ledger, merchant: str, ams: AmsClient, report: ScenarioReport) -> None:
     """Move every created RMA through the DataFactory following :data:`WAREHOUSE_PLAN`."""
-    links = ledger.links_in_stage(merchant, {stages.RMA_CREATED})
+    links = ledger.links_in_stage(merchant, {names.RMA_CREATED})
     shipped_then_cancelled = 0
     for n, link in enumerate(sorted(links, key=lambda lk: int(lk.return_id))):
         event, randomize = WAREHOUSE_PLAN[n % len(WAREHOUSE_PLAN)]

@@ -15,9 +15,9 @@ from clients.ams import AmsClient
 from clients.returnly import ReturnlyClient
 from core.mapping import customer_identifier_for
 from ledger import Ledger
-from tasks import stages
+from stages import names
 
-_REFUNDED_STAGES = {stages.REFUNDED, stages.PARTIALLY_REFUNDED}
+_REFUNDED_STAGES = {names.REFUNDED, names.PARTIALLY_REFUNDED}
 
 
 def verify_final_state(
@@ -48,7 +48,7 @@ def verify_final_state(
     for rid in cancelled_before_shipping:
         if live.get(customer_identifier_for(rid)):
             problems.append(f"return {rid} was cancelled but its RMA is still live")
-    for link in ledger.links_in_stage(merchant, stages.INTAKE_DONE_STAGES):
+    for link in ledger.links_in_stage(merchant, names.INTAKE_DONE_STAGES):
         if not live.get(link.customer_identifier):
             problems.append(f"ledger links {link.customer_identifier} but AMS has no live RMA")
     counts = ledger.counts(merchant)

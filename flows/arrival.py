@@ -7,10 +7,10 @@ from prefect import flow
 from core.mapping import customer_identifier_for
 from flows.batching import task_batches
 from flows.common import for_each_merchant, opaque, settling_inbox, thread_runner
-from tasks.arrival import received_return_ids
-from tasks.inbox import InboxRef
+from stages.arrival import received_return_ids
+from stages.inbox import InboxRef
+from stages.outcomes import StageSummary
 from tasks.lifecycle import poll_open_rmas, received_returns, refund_returns
-from tasks.outcomes import StageSummary
 
 CONCURRENCY = 4
 

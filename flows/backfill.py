@@ -8,36 +8,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from prefect import flow, get_run_logger, tags, task
-from prefect.cache_policies import NONE
+from prefect import flow, get_run_logger, tags
 from prefect.futures import as_completed
 
-from clients.returnly import Return
 from flows.common import chunks, for_each_merchant, merchant_tag, opaque, thread_runner
 from flows.progress import RunProgress, progress_key
-from runtime import load_merchant, returnly_client
-from tasks.lifecycle import INTAKE_POLL_STATUSES, RETRIES, RETRY_DELAYS, create_rmas
-from tasks.outcomes import ReturnOutcome, StageSummary
-from tasks.retry import retry_transient
+from stages.outcomes import ReturnOutcome, StageSummary
+from tasks.backfill import list_returns_window
+from tasks.lifecycle import create_rmas
 
 CONCURRENCY = 4
-
-
-@task(
-    name="list-returns-window",
-    tags=["returnly"],
-    cache_policy=NONE,
-    task_run_name="list-returns-{merchant}",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_transient,
-)
-def list_returns_window(merchant: str, since: datetime, until: datetime) -> list[Return]:
-    """Returns updated in [since, until) in a status intake acts on."""
-    client = returnly_client(load_merchant(merchant))
-    return client.list_returns(
-        updated_since=since, updated_before=until, statuses=set(INTAKE_POLL_STATUSES)
-    )
 
 
 def _utc(value: datetime) -> datetime:

@@ -17,9 +17,9 @@ from prefect.utilities.annotations import quote
 
 from clients.ams import MAX_RECORDS_PER_BATCH
 from runtime import merchant_names
-from tasks.inbox import InboxRef
+from stages.inbox import InboxRef
+from stages.outcomes import StageSummary
 from tasks.lifecycle import claim_inbox, settle_inbox
-from tasks.outcomes import StageSummary
 from tasks.review_queue import after_stage
 
 T = TypeVar("T")

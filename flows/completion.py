@@ -6,8 +6,8 @@ from prefect import flow
 
 from flows.batching import task_batches
 from flows.common import for_each_merchant, thread_runner
+from stages.outcomes import StageSummary
 from tasks.lifecycle import received_returns, refund_returns
-from tasks.outcomes import StageSummary
 
 CONCURRENCY = 2
 """Returnly's rate limits are unknown; contracts §A.8.7 suggests a concurrency of 2."""

@@ -6,9 +6,9 @@ from prefect import flow
 
 from flows.batching import task_batches
 from flows.common import for_each_merchant, opaque, settling_inbox, thread_runner
-from tasks.inbox import InboxRef
+from stages.inbox import InboxRef
+from stages.outcomes import ReturnOutcome, StageSummary
 from tasks.lifecycle import advance_watermark, create_rmas, fetch_returns, poll_returns
-from tasks.outcomes import ReturnOutcome, StageSummary
 
 CONCURRENCY = 4
 

@@ -19,7 +19,7 @@ from core.speed import duration_text
 from flows.common import artifact_key, tag_run_with_merchants, thread_runner
 from flows.progress import RunProgress, progress_key
 from runtime import merchant_names
-from tasks.reconcile import (
+from stages.reconcile import (
     HealStep,
     MerchantReconcile,
     ReconcileResult,

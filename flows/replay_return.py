@@ -8,49 +8,18 @@ changes nothing, and a refund is never issued twice.
 
 from __future__ import annotations
 
-from prefect import flow, get_run_logger, tags, task
+from prefect import flow, get_run_logger, tags
 from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NONE
 
-from clients.ams import Rma
 from clients.ams.statuses import RECEIVED, is_ams_status
-from core.mapping import customer_identifier_for
 from flows.common import artifact_key, merchant_tag, opaque, tag_run_with_merchants
-from runtime import ams_client, get_ledger, load_merchant
-from tasks.arrival import record_rmas
-from tasks.lifecycle import RETRIES, RETRY_DELAYS, create_rmas, fetch_returns, refund_return
-from tasks.outcomes import ReturnOutcome, StageSummary
-from tasks.retry import retry_transient
+from runtime import get_ledger, load_merchant
+from stages.outcomes import ReturnOutcome, StageSummary
+from tasks.lifecycle import create_rmas, fetch_returns, refund_return
+from tasks.replay import read_rma_for_return, record_rma
 
 STOP_AFTER_INTAKE = frozenset({"cancelled", "exception", "planned"})
 """Intake outcomes after which the later stages have nothing to work on."""
-
-
-@task(
-    name="read-rma-for-return",
-    tags=["ams", "arrival"],
-    cache_policy=NONE,
-    task_run_name="read-rma-{merchant}-{return_id}",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_transient,
-)
-def read_rma_for_return(merchant: str, return_id: str) -> Rma | None:
-    """The return's RMA as AMS has it now (by AMS id when linked, else by identifier)."""
-    ams = ams_client(load_merchant(merchant))
-    link = get_ledger().get_link(merchant, return_id=return_id)
-    if link is not None and link.ams_uuid:
-        found = ams.get_rmas_by_id([link.ams_uuid])
-        if found:
-            return found[0]
-    cid = link.customer_identifier if link else customer_identifier_for(return_id)
-    return ams.get_rma_by_cid(cid)
-
-
-@task(name="record-rma", tags=["ledger", "arrival"], cache_policy=NONE)
-def record_rma(merchant: str, rma: Rma) -> list[ReturnOutcome]:
-    """Record the RMA's status in the ledger (flags what a person must see)."""
-    return record_rmas(load_merchant(merchant), [rma], ledger=get_ledger())
 
 
 def _skip(merchant: str, return_id: str, detail: str) -> ReturnOutcome:

@@ -11,23 +11,17 @@ refund path, so it is posted once whatever is retried.
 
 from __future__ import annotations
 
-from typing import Any
-
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NONE
+from prefect import flow, get_run_logger
 from prefect.context import FlowRunContext
 from prefect.flow_runs import suspend_flow_run
 from pydantic import BaseModel
 
-from clients.errors import is_retryable
 from flows.common import tag_run_with_merchants
 from ledger import HeldReview, LedgerConflictError
-from runtime import ams_client, get_ledger, load_merchant, returnly_client
-from tasks.lifecycle import RETRY_DELAYS
-from tasks.review import ReviewBusyError, apply_decision, start_review
+from runtime import get_ledger, load_merchant
+from stages.review import start_review
+from tasks.review import apply_review_decision
 from tasks.review_queue import HeldRefundReview, publish_review_queue
-
-APPLY_RETRIES = 3
 
 
 class HeldReviewResult(BaseModel):
@@ -38,38 +32,6 @@ class HeldReviewResult(BaseModel):
     decision: str | None
     decided_by: str | None
     outcome: str | None
-
-
-def _retry_busy_or_transient(_task: Any, _run: Any, state: Any) -> bool:
-    """Retry while another run holds the refund lease, or after a transient fault."""
-    try:
-        state.result()
-    except ReviewBusyError:
-        return True
-    except Exception as exc:
-        return is_retryable(exc)
-    return False
-
-
-@task(
-    name="apply-review-decision",
-    tags=["returnly", "ams", "review"],
-    cache_policy=NONE,
-    task_run_name="apply-{merchant}-{exception_id}",
-    retries=APPLY_RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=_retry_busy_or_transient,
-)
-def apply_review_decision(merchant: str, exception_id: int) -> HeldReview:
-    """Carry out the recorded decision (an approval posts the refund exactly once)."""
-    config = load_merchant(merchant)
-    return apply_decision(
-        config,
-        exception_id,
-        ledger=get_ledger(),
-        returnly=returnly_client(config),
-        ams=ams_client(config),
-    )
 
 
 def _form_description(review: HeldReview, message: str, rma: str | None) -> str:

@@ -13,8 +13,9 @@ from pydantic import BaseModel, Field
 from flows.common import merchant_tag, tag_run_with_merchants
 from flows.replay_return import _replay
 from runtime import get_ledger, load_merchant
-from tasks.review import retry_settled
-from tasks.review_queue import prefect_available, publish_review_queue, select_exceptions
+from stages.review import retry_settled
+from tasks.artifacts import prefect_available
+from tasks.review_queue import publish_review_queue, select_exceptions
 
 RETRY_BY = "review-retry"
 

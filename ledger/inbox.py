@@ -169,17 +169,18 @@ class InboxMixin(Store):
 
     def mark_inbox(
         self,
+        source: str | None,
         message_id: str,
         status: MarkStatus,
         error: str | None = None,
         *,
-        source: str | None = None,
         expect: InboxStatus | None = None,
     ) -> InboxMessage:
         """Record what happened to a message; ``processed``/``failed`` count as an attempt,
         ``emitted`` counts a hand-off.
 
-        ``source`` is needed only when two sources share the message id. ``expect``: change
+        ``source`` first, as in the other inbox methods; ``None`` finds the id in any source (an
+        error when two sources share it). ``expect``: change
         nothing and raise :class:`LedgerConflictError` unless the row is in that status.
         A dead-lettered row stays dead unless it is marked ``processed`` (a late success).
         """

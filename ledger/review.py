@@ -99,10 +99,6 @@ class ReviewMixin(Store):
         note = ExceptionNote(reason, message, payload, return_id, stage, source, subject)
         return self.record_exceptions(merchant, [note])[0]
 
-    # The old name (it raises nothing), kept while tasks/completion.py and tasks/inbox.py are
-    # reworked on other branches (issue 12); new code calls open_exception.
-    raise_exception = open_exception
-
     def record_exceptions(
         self, merchant: str, notes: Sequence[ExceptionNote]
     ) -> list[tuple[ExceptionRecord, bool]]:

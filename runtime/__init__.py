@@ -1,9 +1,10 @@
 """The runtime room: configuration and process-wide resources, below tasks, flows and webhooks.
 
 Merchant sources and the merchant block (:mod:`runtime.merchants`, :mod:`runtime.blocks`), the
-Prefect rate gate (:mod:`runtime.rate_gate`) and the shared clients and ledger
-(:mod:`runtime.resources`). It imports clients, core and ledger only (pyproject's layer
-contracts); tasks, flows, webhooks, deployments and the CLI import it.
+Prefect rate gate (:mod:`runtime.rate_gate`), the shared clients and ledger
+(:mod:`runtime.resources`) and the merchant's returns platform (:mod:`runtime.platforms`). It
+imports platforms, ledger, core and clients only (pyproject's layer contracts); tasks, flows,
+webhooks, deployments and the CLI import it.
 """
 
 from runtime.merchants import (
@@ -19,6 +20,7 @@ from runtime.merchants import (
     merchant_sources,
     reset_merchants,
 )
+from runtime.platforms import PLATFORMS, UnknownPlatformError, returns_platform
 from runtime.rate_gate import RateGate, limit_problem, rate_limit_name, read_limit, reset_rate_gates
 from runtime.resources import ams_client, get_ledger, reset_resources, returnly_client
 
@@ -26,8 +28,10 @@ __all__ = [
     "ALL_MERCHANTS",
     "MERCHANTS_FILE_ENV",
     "MERCHANT_SOURCES_ENV",
+    "PLATFORMS",
     "RateGate",
     "UnknownMerchantError",
+    "UnknownPlatformError",
     "ams_client",
     "block_merchant",
     "block_merchant_names",
@@ -41,6 +45,7 @@ __all__ = [
     "read_limit",
     "reset_runtime",
     "returnly_client",
+    "returns_platform",
 ]
 
 

@@ -33,6 +33,10 @@ class MerchantBlock(Block):
         "A merchant of the Returnly <-> AMS bridge: endpoints, tokens (secret), refund policy."
     )
 
+    platform: str = Field(
+        default="returnly",
+        description="The merchant's returns platform: returnly (Loop is a later adapter).",
+    )
     store_url: str = Field(
         default="https://shop.example.com", description="The merchant's storefront URL."
     )

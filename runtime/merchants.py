@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from core.merchant import SLUG_PATTERN, MerchantConfig, merchant_from_settings
 from core.settings import MerchantSourceSettings
+from runtime.platforms import check_platform
 
 MERCHANTS_FILE_ENV = "BRIDGE_MERCHANTS_FILE"
 MERCHANT_SOURCES_ENV = "BRIDGE_MERCHANT_SOURCES"
@@ -58,9 +59,11 @@ def configured_merchants() -> dict[str, MerchantConfig]:
         rows = json.loads(Path(source.merchants_file).read_text(encoding="utf-8"))
         merchants += [MerchantConfig.model_validate(r) for r in rows]
         for merchant in merchants:
-            source.admit(merchant, f"{MERCHANTS_FILE_ENV} ({source.merchants_file})")
+            origin = f"{MERCHANTS_FILE_ENV} ({source.merchants_file})"
+            source.admit(merchant, origin)
+            check_platform(merchant, origin)
     if "settings" in sources:
-        merchants.append(merchant_from_settings())
+        merchants.append(check_platform(merchant_from_settings(), "the BRIDGE_* settings"))
     return {m.name: m for m in merchants}
 
 
@@ -85,7 +88,7 @@ def _block_config(name: str, data: dict[str, Any]) -> MerchantConfig:
         where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors())
         raise ValueError(f"merchant block {name!r} is invalid ({where})") from None
     MerchantSourceSettings().admit(config, "its merchant-config block")
-    return config
+    return check_platform(config, "its merchant-config block")
 
 
 def _remember(name: str, config: MerchantConfig | None) -> None:

@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from runtime.merchants import BLOCK_TTL_S
-
 if TYPE_CHECKING:
     from prefect.client.orchestration import SyncPrefectClient
     from prefect.client.schemas.responses import GlobalConcurrencyLimitResponse
@@ -28,6 +26,10 @@ RATE_SLOTS_PER_CALL = 5
 RATE_WAIT_MAX_S = 3600.0
 FAIL_OPEN_LOG_INTERVAL_S = 300.0
 """A rate gate that cannot reach Prefect (and so does not limit) says so at most this often."""
+RECHECK_S = 300.0
+"""How long a limit's existence is trusted before it is read again (as long as a merchant
+block is cached, ``runtime.merchants.BLOCK_TTL_S``; not imported from there, so the rate gate
+and the clients need no merchant sources and ``runtime.platforms`` no cycle)."""
 _lock = threading.Lock()
 _unthrottled_said: set[str] = set()
 """Rate limits already reported missing in this process (said once, on first use)."""
@@ -40,7 +42,7 @@ class RateGate:
     per few requests. Without a Prefect API it is a no-op. When the limit does not exist, is
     inactive or has no slot decay, requests go through unthrottled and a warning says so on
     the limit's first use in the process (``onboard-check`` fails such a merchant);
-    existence is re-checked every ``BLOCK_TTL_S``. Fails open when Prefect cannot answer:
+    existence is re-checked every ``RECHECK_S``. Fails open when Prefect cannot answer:
     rate limiting protects the APIs, it must not stop the bridge (the HTTP layer still
     honours 429 + Retry-After); that is logged at most once per ``FAIL_OPEN_LOG_INTERVAL_S``.
     """
@@ -69,7 +71,7 @@ class RateGate:
     def _refresh(self) -> None:
         from prefect.settings import get_current_settings
 
-        self._slots, self._checked_until = 0, time.monotonic() + BLOCK_TTL_S
+        self._slots, self._checked_until = 0, time.monotonic() + RECHECK_S
         if not get_current_settings().api.url:
             return
         from prefect.client.orchestration import get_client

@@ -1,4 +1,5 @@
-"""Artifacts written through Prefect's client, in a run or outside one.
+"""Artifacts written through Prefect's client, in a run or outside one, and whether a Prefect API is
+there at all.
 
 Prefect's ``create_*_artifact`` helpers warn (a deprecation FutureWarning) when called outside
 a flow or task run, which the shell commands and the demo and chaos drivers do. This sends what
@@ -9,6 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 from uuid import UUID
+
+
+def prefect_available() -> bool:
+    """True when a Prefect API is configured (else the review queue and the budget live in the
+    ledger only)."""
+    from prefect.settings import get_current_settings
+
+    return bool(get_current_settings().api.url)
 
 
 def publish_artifact(kind: str, key: str | None, data: Any, description: str) -> UUID:

@@ -19,8 +19,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from ledger import Ledger
@@ -33,70 +32,16 @@ from runtime.rate_gate import (
 )
 from runtime.request_meter import METER, minute
 from runtime.resources import get_ledger
-from tasks.artifacts import publish_artifact
+from stages.budget import WARN_SHARE, BudgetRow
+from tasks.artifacts import prefect_available, publish_artifact
 
 logger = logging.getLogger(__name__)
 
 SYSTEMS = ("ams", "returnly")
-WARN_SHARE = 0.8
-"""Above this share of the hourly limit a merchant's budget row warns."""
 WINDOW = timedelta(hours=1)
 DAY = timedelta(days=1)
 KEEP = timedelta(days=8)
 """Minutes older than this are pruned when the budget is published."""
-
-
-@dataclass(frozen=True)
-class BudgetRow:
-    """One system's use of one merchant's budget over the last hour."""
-
-    merchant: str
-    system: str
-    last_hour: int
-    limit_per_hour: float
-    limit_source: str
-    """``ams-<merchant>`` (the Prefect limit) or ``default``."""
-    peak_minute: int
-    """The busiest minute of the last hour (bursts the hourly sum hides)."""
-    busiest_hour: int = 0
-    """The busiest clock hour of the last day (what the nightly report is read for)."""
-
-    @property
-    def share(self) -> float:
-        """Requests in the last hour over the hourly limit."""
-        return self.last_hour / self.limit_per_hour if self.limit_per_hour else 0.0
-
-    @property
-    def busiest_share(self) -> float:
-        """The busiest hour of the last day over the hourly limit."""
-        return self.busiest_hour / self.limit_per_hour if self.limit_per_hour else 0.0
-
-    @property
-    def warning(self) -> bool:
-        """The last hour, or an hour of the last day, above :data:`WARN_SHARE` of the limit."""
-        return self.share > WARN_SHARE or self.busiest_share > WARN_SHARE
-
-    @property
-    def status(self) -> str:
-        """``ok`` or what ran above the line."""
-        if self.share > WARN_SHARE:
-            return f"WARNING: last hour above {WARN_SHARE:.0%}"
-        if self.busiest_share > WARN_SHARE:
-            return f"WARNING: an hour of the last day above {WARN_SHARE:.0%}"
-        return "ok"
-
-    def as_row(self) -> dict[str, str | int]:
-        """The artifact's table row."""
-        return {
-            "system": self.system,
-            "requests last hour": self.last_hour,
-            "limit per hour": round(self.limit_per_hour),
-            "used": f"{self.share:.0%}",
-            "busiest minute": self.peak_minute,
-            "busiest hour (day)": self.busiest_hour,
-            "limit from": self.limit_source,
-            "status": self.status,
-        }
 
 
 def budget_rows(
@@ -133,8 +78,6 @@ def budget_rows(
 
 def configured_limits(merchant: str) -> dict[str, tuple[float, str]]:
     """Requests per hour per system from the merchant's Prefect rate limits, else defaults."""
-    from tasks.review_queue import prefect_available
-
     out = {
         "ams": (AMS_REQUESTS_PER_HOUR, "default"),
         "returnly": (RETURNLY_REQUESTS_PER_HOUR, "default"),
@@ -176,30 +119,6 @@ def merchant_budget(
                 row.status,
             )
     return rows
-
-
-def budget_markdown(rows: Sequence[BudgetRow]) -> list[str]:
-    """The nightly report's section (empty without rows)."""
-    if not rows:
-        return []
-    lines = [
-        "## Request budget",
-        "",
-        "API requests the bridge sent per system (counted by its clients, all processes), "
-        "against the merchant's rate limit.",
-        "",
-        "| system | requests | limit per hour | used | busiest minute | busiest hour of the day "
-        "| limit from | status |",
-        "|---|---:|---:|---:|---:|---:|---|---|",
-    ]
-    for row in rows:
-        r = row.as_row()
-        lines.append(
-            f"| {r['system']} | {r['requests last hour']} | {r['limit per hour']} | {r['used']} "
-            f"| {r['busiest minute']} | {r['busiest hour (day)']} "
-            f"| {r['limit from']} | {r['status']} |"
-        )
-    return [*lines, ""]
 
 
 def budget_artifact_key(merchant: str) -> str:

@@ -13,18 +13,18 @@ from prefect.cache_policies import NONE
 
 from clients.ams import Rma
 from clients.returnly import Return
-from runtime import ams_client, get_ledger, load_merchant, returnly_client
-from tasks import stages
-from tasks.arrival import fetch_open_rmas, record_rmas
-from tasks.completion import complete_return, complete_returns
-from tasks.inbox import (
+from runtime import ams_client, get_ledger, load_merchant, returns_platform
+from stages import names
+from stages.arrival import fetch_open_rmas, record_rmas
+from stages.completion import complete_return, complete_returns
+from stages.inbox import (
     InboxRef,
     process_inbox_batch,
     process_inbox_message,
     settle_inbox_messages,
 )
-from tasks.intake import intake_returns
-from tasks.outcomes import ReturnOutcome
+from stages.intake import intake_returns
+from stages.outcomes import ReturnOutcome
 from tasks.retry import retry_transient
 from tasks.review_queue import after_stage
 
@@ -53,8 +53,8 @@ def poll_returns(merchant: str) -> tuple[list[Return], str | None]:
     ledger = get_ledger()
     mark = ledger.get_watermark(merchant, INTAKE_WATERMARK)
     since = (mark - POLL_OVERLAP) if mark else datetime.now(UTC) - timedelta(days=90)
-    client = returnly_client(load_merchant(merchant))
-    returns = client.list_returns(updated_since=since, statuses=set(INTAKE_POLL_STATUSES))
+    platform = returns_platform(load_merchant(merchant))
+    returns = platform.changed_returns(updated_since=since, statuses=set(INTAKE_POLL_STATUSES))
     newest = max((r.updated_at for r in returns if r.updated_at), default=None)
     return returns, newest.isoformat() if newest else None
 
@@ -78,8 +78,8 @@ def advance_watermark(merchant: str, value: str) -> str:
 )
 def fetch_returns(merchant: str, return_ids: list[str]) -> list[Return]:
     """Re-read named returns through the API (webhooks are only hints)."""
-    client = returnly_client(load_merchant(merchant))
-    return [client.get_return(rid) for rid in return_ids]
+    platform = returns_platform(load_merchant(merchant))
+    return [platform.read_return(rid) for rid in return_ids]
 
 
 @task(
@@ -149,7 +149,7 @@ def refund_return(merchant: str, return_id: str, dry_run: bool = False) -> Retur
         config,
         return_id,
         ledger=get_ledger(),
-        returnly=returnly_client(config),
+        returnly=returns_platform(config),
         ams=ams_client(config),
         dry_run=dry_run,
     )
@@ -177,7 +177,7 @@ def refund_returns(
         config,
         return_ids,
         ledger=get_ledger(),
-        returnly=returnly_client(config),
+        returnly=returns_platform(config),
         ams=ams_client(config),
         dry_run=dry_run,
         rmas=rmas or [],
@@ -187,7 +187,7 @@ def refund_returns(
 @task(name="received-returns", cache_policy=NONE)
 def received_returns(merchant: str) -> list[str]:
     """Returns whose RMA is received and not yet refunded or held."""
-    return [lk.return_id for lk in get_ledger().links_in_stage(merchant, {stages.RECEIVED})]
+    return [lk.return_id for lk in get_ledger().links_in_stage(merchant, {names.RECEIVED})]
 
 
 @task(
@@ -207,7 +207,7 @@ def handle_inbox_message(merchant: str, source: str, message_id: str) -> list[Re
         source,
         message_id,
         ledger=get_ledger(),
-        returnly=returnly_client(config),
+        returnly=returns_platform(config),
         ams=ams_client(config),
     )
     after_stage(merchant)
@@ -231,7 +231,7 @@ def handle_inbox_batch(merchant: str, source: str, message_ids: list[str]) -> li
         source,
         message_ids,
         ledger=get_ledger(),
-        returnly=returnly_client(config),
+        returnly=returns_platform(config),
         ams=ams_client(config),
     )
     after_stage(merchant)

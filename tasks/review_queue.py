@@ -33,9 +33,10 @@ from ledger import (
     LedgerNotFoundError,
     is_held_refund,
 )
-from runtime import ams_client, get_ledger, load_merchant, returnly_client
-from tasks.artifacts import publish_artifact
-from tasks.review import apply_decision, queue_items, start_review
+from runtime import ams_client, get_ledger, load_merchant, returns_platform
+from stages.review import apply_decision, queue_items, start_review
+from tasks.artifacts import prefect_available, publish_artifact
+from tasks.budget import refresh_budget
 
 logger = logging.getLogger(__name__)
 
@@ -80,13 +81,6 @@ def review_artifact_key(merchant: str, suffix: str = "") -> str:
     """``review-<merchant>[-suffix]``: artifact keys allow lowercase letters, digits, dashes."""
     raw = f"review-{merchant}-{suffix}" if suffix else f"review-{merchant}"
     return re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]+", "-", raw.lower())).strip("-")
-
-
-def prefect_available() -> bool:
-    """True when a Prefect API is configured (else the queue lives in the ledger only)."""
-    from prefect.settings import get_current_settings
-
-    return bool(get_current_settings().api.url)
 
 
 def publish_review_queue(merchant: str, *, force: bool = False) -> bool:
@@ -169,9 +163,6 @@ def after_stage(merchant: str) -> None:
     except Exception as exc:
         logger.warning("review queue of %s not refreshed: %s", merchant, exc)
     try:
-        # A cycle: the budget asks this module whether Prefect is there.
-        from tasks.budget import refresh_budget
-
         refresh_budget(merchant)
     except Exception as exc:
         logger.warning("request budget of %s not refreshed: %s", merchant, exc)
@@ -224,7 +215,7 @@ def decide_held(merchant: str, exception_id: int, answer: HeldRefundReview) -> D
         config,
         exception_id,
         ledger=ledger,
-        returnly=returnly_client(config),
+        returnly=returns_platform(config),
         ams=ams_client(config),
     )
     if prefect_available():

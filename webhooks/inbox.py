@@ -98,7 +98,7 @@ def mark_emitted(ledger: Ledger, source: str, message_id: str) -> None:
     row = ledger.get_inbox(source, message_id)
     if row is None or row.status in ("processed", "rejected", "dead"):
         return
-    ledger.mark_inbox(message_id, "emitted", error=row.error, source=source)
+    ledger.mark_inbox(source, message_id, "emitted", error=row.error)
 
 
 def dispatch_and_mark(

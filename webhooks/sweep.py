@@ -111,11 +111,11 @@ def _settle(
                 result.skipped += 1
                 return None
             if verdict == "completed":
-                ledger.mark_inbox(row.message_id, "processed", source=row.source, expect="emitted")
+                ledger.mark_inbox(row.source, row.message_id, "processed", expect="emitted")
                 result.settled += 1
                 return None
             row = ledger.mark_inbox(
-                row.message_id, "failed", error=verdict, source=row.source, expect="emitted"
+                row.source, row.message_id, "failed", error=verdict, expect="emitted"
             )
         if row.status == "failed" and row.attempts >= max_attempts:
             reason = f"{row.attempts} attempts, last: {row.error}"

@@ -24,14 +24,13 @@ from prefect.cache_policies import NONE
 from core.drift.triage import Triage, triage
 from core.settings import load_settings
 from core.speed import RefundSpeed, refund_speed
-from runtime import ams_client, get_ledger, load_merchant, returnly_client
-from tasks.budget import budget_artifact_key, publish_budget
-from tasks.reconcile.chart import drift_chart_png, png_data_url, speed_chart_png
-from tasks.reconcile.exceptions_frame import open_exceptions
-from tasks.reconcile.heal import heal
-from tasks.reconcile.history import previous_counts, previous_drift, trend
-from tasks.reconcile.models import HealStep
-from tasks.reconcile.report import (
+from runtime import ams_client, get_ledger, load_merchant, returns_platform
+from stages.reconcile.chart import drift_chart_png, png_data_url, speed_chart_png
+from stages.reconcile.exceptions_frame import open_exceptions
+from stages.reconcile.heal import heal
+from stages.reconcile.history import previous_counts, previous_drift, trend
+from stages.reconcile.models import HealStep
+from stages.reconcile.report import (
     Tonight,
     counts_of,
     report_day,
@@ -39,8 +38,9 @@ from tasks.reconcile.report import (
     table_rows,
     write_report,
 )
-from tasks.reconcile.run import Frames, detect_drift, fetch_frames
-from tasks.reconcile.window import Window
+from stages.reconcile.run import Frames, detect_drift, fetch_frames
+from stages.reconcile.window import Window
+from tasks.budget import budget_artifact_key, publish_budget
 from tasks.retry import retry_transient
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def fetch_reconcile_frames(merchant: str, window: Window) -> Frames:
     return fetch_frames(
         config,
         window,
-        returnly=returnly_client(config),
+        returnly=returns_platform(config),
         ams=ams_client(config),
         ledger=get_ledger(),
     )
@@ -120,7 +120,11 @@ def heal_drift(merchant: str, steps: list[HealStep]) -> list[HealStep]:
     """Run intake / completion for the planned steps (each return isolated)."""
     config = load_merchant(merchant)
     return heal(
-        config, steps, ledger=get_ledger(), returnly=returnly_client(config), ams=ams_client(config)
+        config,
+        steps,
+        ledger=get_ledger(),
+        returnly=returns_platform(config),
+        ams=ams_client(config),
     )
 
 

@@ -40,7 +40,7 @@ from sandbox.returnly.render import DEFAULT_EMPTY_TO_ONE, EMPTY_TO_ONE_FORMS
 from sandbox.returnly.specs import ReturnSpec, VoucherSpec
 from sandbox.returnly.store import ReturnlyStore
 from sandbox.server import ThreadedServer, serve_in_thread
-from tasks.reconcile import returns_frame
+from stages.reconcile import returns_frame
 from tests.contract.returnly_attributes import (
     A3_RETURN,
     A3_SHOPPER_ADDRESS,

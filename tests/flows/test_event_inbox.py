@@ -24,8 +24,8 @@ from prefect.flow_engine import run_flow
 from prefect.states import Crashed
 
 from flows.intake import intake
-from flows.sweep_inbox import sweep_once
 from ledger import Ledger
+from tasks.sweep import sweep_once
 from tests.support.stack import Stack
 from webhooks import EventDispatcher, InboxItem
 from webhooks.inbox import dispatch_new

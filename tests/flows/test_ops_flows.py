@@ -28,7 +28,7 @@ from flows.replay_return import replay_return
 from ledger import Ledger
 from runtime import ams_client, load_merchant, reset_runtime
 from runtime.blocks import MerchantBlock
-from tasks import stages
+from stages import names as stages
 from tasks.lifecycle import INTAKE_WATERMARK
 from tests.support.stack import Stack
 

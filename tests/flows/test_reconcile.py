@@ -16,9 +16,9 @@ from core.settings import SANDBOX_ACCOUNT
 from flows.reconcile import DriftAboveThresholdError, ReconcileError, reconcile
 from ledger import Ledger
 from runtime import ams_client, load_merchant, returnly_client
-from tasks import stages
-from tasks.intake import intake_returns
-from tasks.reconcile import read_links
+from stages import names as stages
+from stages.intake import intake_returns
+from stages.reconcile import read_links
 from tests.support.stack import Stack
 
 MERCHANT = SANDBOX_ACCOUNT

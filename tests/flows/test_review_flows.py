@@ -15,7 +15,7 @@ from flows.review_resolve import review_resolve
 from flows.review_retry import review_retry
 from flows.review_sweep import review_sweep
 from ledger import Ledger
-from tasks import stages
+from stages import names as stages
 from tests.support.stack import Stack
 
 MERCHANT = "sandbox-merchant"

@@ -10,7 +10,7 @@ from flows.arrival import arrival
 from flows.completion import completion
 from flows.intake import intake
 from ledger import Ledger
-from tasks import stages
+from stages import names as stages
 from tasks.lifecycle import INTAKE_WATERMARK
 from tests.support.stack import Stack
 

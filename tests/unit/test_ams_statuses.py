@@ -17,9 +17,9 @@ from clients.ams.statuses import (
 )
 from core.drift.statuses import A_PHASES
 from core.merchant import merchant_from_settings
-from tasks import stages
-from tasks.arrival import received_return_ids
-from tasks.outcomes import ReturnOutcome
+from stages import names as stages
+from stages.arrival import received_return_ids
+from stages.outcomes import ReturnOutcome
 
 
 @pytest.mark.parametrize("row", AMS_STATUSES, ids=lambda r: r.name)

@@ -60,5 +60,17 @@ def test_prefect_in_core_breaks_the_contract(tmp_path: Path) -> None:
 
 
 def test_webhooks_importing_stage_logic_breaks_the_layers(tmp_path: Path) -> None:
-    out = _broken(tmp_path, "webhooks/grammar.py", "import tasks.intake  # noqa")
-    assert "webhooks.grammar -> tasks.intake" in out
+    out = _broken(tmp_path, "webhooks/grammar.py", "import stages.intake  # noqa")
+    assert "webhooks.grammar -> stages.intake" in out
+
+
+def test_a_stage_calling_a_platform_client_breaks_the_seam(tmp_path: Path) -> None:
+    out = _broken(tmp_path, "stages/intake.py", "import clients.returnly  # noqa")
+    assert "never a platform's client" in out and "BROKEN" in out
+    assert "stages.intake -> clients.returnly" in out
+
+
+def test_prefect_in_a_stage_breaks_the_contract(tmp_path: Path) -> None:
+    out = _broken(tmp_path, "stages/outcomes.py", "import prefect  # noqa")
+    assert "import no Prefect" in out
+    assert "stages.outcomes -> prefect" in out

@@ -8,7 +8,7 @@ import pytest
 
 from core.drift.triage import EXCEPTIONS
 from ledger import ExceptionRecord
-from tasks.reconcile import exception_identity, exceptions_frame
+from stages.reconcile import exception_identity, exceptions_frame
 
 
 def _record(eid: int = 1, **fields: Any) -> ExceptionRecord:

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from flows.sweep_inbox import sweep_once
 from ledger import MAX_INBOX_ATTEMPTS, InboxMessage, InboxStatus, Ledger
 from sandbox.server import ThreadedServer, free_port, serve_in_thread
+from tasks.sweep import sweep_once
 from tests.integration.webhooks.prefect_stub import EventsStub
 from tests.integration.webhooks.support import (
     MERCHANT,
@@ -89,7 +89,7 @@ def test_sweep_leaves_fresh_messages_to_the_receiver(ledger: Ledger) -> None:
 
 def test_sweep_never_offers_processed_messages(ledger: Ledger) -> None:
     _put(ledger)
-    ledger.mark_inbox("m-1", "processed", source="ams")
+    ledger.mark_inbox("ams", "m-1", "processed")
     dispatcher = RecordingDispatcher()
 
     result = redispatch_inbox(ledger, dispatcher, now=_later(60))
@@ -122,9 +122,9 @@ def test_sweep_failure_counts_and_keeps_message_pending(ledger: Ledger) -> None:
 def test_sweep_retries_failed_messages_until_max_attempts(ledger: Ledger) -> None:
     _put(ledger, "m-1")
     _put(ledger, "m-2")
-    ledger.mark_inbox("m-1", "failed", error="AmsServerError: 503", source="ams")
+    ledger.mark_inbox("ams", "m-1", "failed", error="AmsServerError: 503")
     for _ in range(MAX_INBOX_ATTEMPTS):
-        ledger.mark_inbox("m-2", "failed", error="AmsServerError: 503", source="ams")
+        ledger.mark_inbox("ams", "m-2", "failed", error="AmsServerError: 503")
     dispatcher = RecordingDispatcher()
 
     result = redispatch_inbox(ledger, dispatcher, now=_later(2))
@@ -214,7 +214,7 @@ def test_sweep_counts_redispatches_of_emitted_messages_then_dead_letters(ledger:
     """Issue 10 item 6: an ``emitted`` message nobody finishes was re-emitted every sweep for
     ever with ``attempts`` left at 0. Fails on the code before (19 dispatches, attempts 0)."""
     _put(ledger)
-    ledger.mark_inbox("m-1", "emitted", source="ams")  # handed to Prefect, never finished
+    ledger.mark_inbox("ams", "m-1", "emitted")  # handed to Prefect, never finished
     dispatcher = RecordingDispatcher()
 
     for _ in range(19):  # 19 sweeps, each after the row went stale
@@ -235,7 +235,7 @@ def test_sweep_dead_letters_messages_that_failed_too_often(ledger: Ledger) -> No
     Fails on the code before (status stays failed, no exception)."""
     _put(ledger)
     for _ in range(MAX_INBOX_ATTEMPTS):
-        ledger.mark_inbox("m-1", "failed", error="AmsServerError: 503", source="ams")
+        ledger.mark_inbox("ams", "m-1", "failed", error="AmsServerError: 503")
     dispatcher = RecordingDispatcher()
 
     redispatch_inbox(ledger, dispatcher, now=_later(2))
@@ -249,7 +249,7 @@ def test_sweep_dead_letters_messages_that_failed_too_often(ledger: Ledger) -> No
 
 def _claimed(ledger: Ledger, run_id: str = "00000000-0000-0000-0000-0000000000aa") -> str:
     _put(ledger)
-    ledger.mark_inbox("m-1", "emitted", source="ams")
+    ledger.mark_inbox("ams", "m-1", "emitted")
     ledger.claim_inbox("ams", "m-1", run_id)
     _age(ledger, minutes=10)
     return run_id
@@ -294,7 +294,7 @@ def test_sweep_leaves_claimed_messages_alone_when_prefect_cannot_answer(ledger: 
 def test_replay_puts_a_dead_letter_back_and_closes_its_exception(ledger: Ledger) -> None:
     _put(ledger)
     for _ in range(MAX_INBOX_ATTEMPTS):
-        ledger.mark_inbox("m-1", "failed", error="AmsServerError: 503", source="ams")
+        ledger.mark_inbox("ams", "m-1", "failed", error="AmsServerError: 503")
     redispatch_inbox(ledger, RecordingDispatcher(), now=_later(2))
     assert [e.reason for e in ledger.list_exceptions()] == ["inbox_dead_letter"]
 
@@ -311,9 +311,9 @@ def test_late_success_wins_over_a_dead_letter(ledger: Ledger) -> None:
     _put(ledger)
     ledger.dead_letter_inbox("ams", "m-1", "gave up")
 
-    ledger.mark_inbox("m-1", "failed", error="late failure", source="ams")
+    ledger.mark_inbox("ams", "m-1", "failed", error="late failure")
     assert inbox_rows(ledger)[0].status == "dead"
-    ledger.mark_inbox("m-1", "processed", source="ams")
+    ledger.mark_inbox("ams", "m-1", "processed")
     assert inbox_rows(ledger)[0].status == "processed"
 
 

@@ -15,8 +15,8 @@ import pandas as pd  # type: ignore[import-untyped]
 from core.drift import KINDS, classify, render_markdown, summarize
 from core.drift.triage import Triage, triage
 from core.speed import refund_speed
-from tasks.budget import BudgetRow
-from tasks.reconcile import HealStep, Night, Tonight, Window, counts_of, report_markdown
+from stages.budget import BudgetRow
+from stages.reconcile import HealStep, Night, Tonight, Window, counts_of, report_markdown
 from tests.unit.drift.builders import (
     NOW,
     ago,

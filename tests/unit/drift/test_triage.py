@@ -114,7 +114,7 @@ RAISED: tuple[str, ...] = (
     "refund_remaining_units",
     "webhook_unknown_return",
 )
-"""Reasons the stages raise (tasks/intake, arrival, completion, inbox, lifecycle)."""
+"""Reasons the stages raise (stages/intake, arrival, completion, inbox, lifecycle)."""
 
 
 def test_every_explanation_matches_a_reason_the_stages_raise() -> None:

@@ -110,7 +110,7 @@ def test_processes_race_on_sqlite_file(tmp_path: Path) -> None:
 
 def test_mark_inbox_race_counts_every_attempt(ledger: Ledger, race: Race) -> None:
     ledger.put_inbox("ams", "msg-1", "m", "rmaEvent", None, {})
-    race(THREADS, lambda i: ledger.mark_inbox("msg-1", "failed", error=f"worker {i}"))
+    race(THREADS, lambda i: ledger.mark_inbox(None, "msg-1", "failed", error=f"worker {i}"))
     row = ledger.get_inbox("ams", "msg-1")
     assert row is not None
     assert row.attempts == THREADS

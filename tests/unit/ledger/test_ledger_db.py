@@ -113,6 +113,6 @@ def test_open_ledger_adds_inbox_columns_missing_from_an_older_file(tmp_path: Pat
             conn.exec_driver_sql("ALTER TABLE inbox DROP COLUMN run_id")
 
     with open_ledger(url) as ledger:
-        row = ledger.mark_inbox("m-1", "emitted", source="ams")
+        row = ledger.mark_inbox("ams", "m-1", "emitted")
 
     assert (row.dispatches, row.run_id) == (1, None)

@@ -79,16 +79,16 @@ def test_pending_inbox_naive_older_than_refused(ledger: Ledger) -> None:
 
 def test_mark_inbox_counts_attempts_and_retires_failed(ledger: Ledger) -> None:
     ledger.put_inbox("ams", "msg-1", "m", "rmaEvent", None, {})
-    row = ledger.mark_inbox("msg-1", "emitted")
+    row = ledger.mark_inbox(None, "msg-1", "emitted")
     assert (row.status, row.attempts) == ("emitted", 0)
     assert ledger.pending_inbox(10) == []
     assert [m.message_id for m in ledger.pending_inbox(10, statuses=("emitted",))] == ["msg-1"]
     for n in range(1, 4):
-        row = ledger.mark_inbox("msg-1", "failed", error=f"boom {n}")
+        row = ledger.mark_inbox(None, "msg-1", "failed", error=f"boom {n}")
         assert (row.status, row.attempts, row.error) == ("failed", n, f"boom {n}")
     assert [m.message_id for m in ledger.pending_inbox(10, max_attempts=4)] == ["msg-1"]
     assert ledger.pending_inbox(10, max_attempts=3) == []
-    done = ledger.mark_inbox("msg-1", "processed", source="ams")
+    done = ledger.mark_inbox("ams", "msg-1", "processed")
     assert (done.status, done.attempts, done.error) == ("processed", 4, None)
     assert done.processed_at is not None
     assert ledger.pending_inbox(10) == []
@@ -96,18 +96,18 @@ def test_mark_inbox_counts_attempts_and_retires_failed(ledger: Ledger) -> None:
 
 def test_mark_inbox_unknown_and_ambiguous(ledger: Ledger) -> None:
     with pytest.raises(LedgerNotFoundError):
-        ledger.mark_inbox("nope", "processed")
+        ledger.mark_inbox(None, "nope", "processed")
     ledger.put_inbox("ams", "same", "m", "k", None, {})
     ledger.put_inbox("returnly", "same", "m", "k", None, {})
     with pytest.raises(LedgerConflictError, match="source"):
-        ledger.mark_inbox("same", "processed")
-    assert ledger.mark_inbox("same", "processed", source="ams").source == "ams"
+        ledger.mark_inbox(None, "same", "processed")
+    assert ledger.mark_inbox("ams", "same", "processed").source == "ams"
 
 
 def test_mark_inbox_bad_status_refused(ledger: Ledger) -> None:
     ledger.put_inbox("ams", "msg-1", "m", "k", None, {})
     with pytest.raises(ValueError):
-        ledger.mark_inbox("msg-1", "pending")  # type: ignore[arg-type]
+        ledger.mark_inbox(None, "msg-1", "pending")  # type: ignore[arg-type]
 
 
 def test_rejected_inbox_lists_refusals_newest_first(ledger: Ledger) -> None:

@@ -16,10 +16,10 @@ from clients.returnly import (
 from core.mapping import customer_identifier_for
 from core.merchant import MerchantConfig
 from ledger import Ledger
-from tasks import stages
-from tasks.arrival import fetch_open_rmas, received_return_ids, record_rmas
-from tasks.completion import complete_return, complete_returns
-from tasks.intake import intake_returns
+from stages import names as stages
+from stages.arrival import fetch_open_rmas, received_return_ids, record_rmas
+from stages.completion import complete_return, complete_returns
+from stages.intake import intake_returns
 from tests.support.stack import Stack
 
 

@@ -17,10 +17,10 @@ from clients.returnly import RefundCreate, RefundLineItemCreate, ReturnlyClient
 from core.mapping import customer_identifier_for
 from core.merchant import MerchantConfig
 from ledger import Ledger
-from tasks import stages
-from tasks.arrival import fetch_open_rmas, received_return_ids, record_rmas
-from tasks.completion import complete_return, refund_lease_key
-from tasks.intake import cancel_return, intake_returns
+from stages import names as stages
+from stages.arrival import fetch_open_rmas, received_return_ids, record_rmas
+from stages.completion import complete_return, refund_lease_key
+from stages.intake import cancel_return, intake_returns
 from tests.support.stack import Stack
 
 T = TypeVar("T")

@@ -12,8 +12,8 @@ from core.mapping import customer_identifier_for
 from core.merchant import MerchantConfig
 from ledger import Ledger
 from ledger.inbox import SOURCE_AMS, SOURCE_RETURNLY
-from tasks import stages
-from tasks.inbox import process_inbox_batch
+from stages import names as stages
+from stages.inbox import process_inbox_batch
 from tests.integration.stack.lifecycle.test_exactly_once import _refund_posts, _requests
 from tests.support.stack import Stack
 

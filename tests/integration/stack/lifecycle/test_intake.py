@@ -8,8 +8,8 @@ from core.mapping import customer_identifier_for
 from core.merchant import MerchantConfig
 from ledger import Ledger
 from sandbox.catalog import UNKNOWN_SKU
-from tasks import stages
-from tasks.intake import intake_returns
+from stages import names as stages
+from stages.intake import intake_returns
 from tests.support.stack import Stack
 
 

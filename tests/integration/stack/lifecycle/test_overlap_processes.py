@@ -18,8 +18,8 @@ from clients.returnly import ReturnlyClient
 from core.mapping import customer_identifier_for
 from core.merchant import MerchantConfig
 from ledger import Base, make_engine, open_ledger
-from tasks.arrival import fetch_open_rmas, received_return_ids, record_rmas
-from tasks.intake import intake_returns
+from stages.arrival import fetch_open_rmas, received_return_ids, record_rmas
+from stages.intake import intake_returns
 from tests.integration.stack.lifecycle.test_exactly_once import _refund_posts
 from tests.support.processes import run_released_together
 from tests.support.stack import Stack
@@ -30,7 +30,7 @@ RETURNS = 20
 _CHILD = """
 import json, sys
 from ledger import open_ledger
-from tasks.completion import complete_returns
+from stages.completion import complete_returns
 from tests.support.processes import run_released_together
 from tests.support.stack import Stack
 

@@ -25,8 +25,8 @@ from core.merchant import MerchantConfig
 from deployments import scenario
 from ledger import Ledger
 from sandbox.server import ThreadedServer
-from tasks import stages
-from tasks.inbox import SOURCE_AMS, process_inbox_batch, process_inbox_message
+from stages import names as stages
+from stages.inbox import SOURCE_AMS, process_inbox_batch, process_inbox_message
 from tests.integration.stack.lifecycle.test_exactly_once import _refund_posts, _requests
 from tests.support.stack import Stack
 from webhooks import create_app

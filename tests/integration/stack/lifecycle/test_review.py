@@ -11,11 +11,11 @@ from clients.returnly import ReturnlyClient
 from core.mapping import customer_identifier_for
 from core.merchant import MerchantConfig
 from ledger import Ledger, LedgerConflictError
-from tasks import stages
-from tasks.arrival import fetch_open_rmas, record_rmas
-from tasks.completion import complete_return
-from tasks.intake import intake_returns
-from tasks.review import apply_decision, start_review
+from stages import names as stages
+from stages.arrival import fetch_open_rmas, record_rmas
+from stages.completion import complete_return
+from stages.intake import intake_returns
+from stages.review import apply_decision, start_review
 from tests.support.stack import Stack
 
 

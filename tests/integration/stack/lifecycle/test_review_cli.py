@@ -13,9 +13,9 @@ from cli.main import app
 from core.mapping import customer_identifier_for
 from ledger import Ledger
 from runtime import ams_client, get_ledger, load_merchant, reset_runtime, returnly_client
-from tasks.arrival import fetch_open_rmas, record_rmas
-from tasks.completion import complete_returns
-from tasks.intake import intake_returns
+from stages.arrival import fetch_open_rmas, record_rmas
+from stages.completion import complete_returns
+from stages.intake import intake_returns
 from tests.support.stack import Stack
 
 MERCHANT = "sandbox-merchant"

@@ -13,7 +13,7 @@ from clients.returnly import Return
 from core.drift import AMS_LINES, LEDGER, RETURNLY_LINES, validate_frame
 from core.policy import REFUND, MerchantPolicy
 from ledger import Link
-from tasks.reconcile import (
+from stages.reconcile import (
     Window,
     check_fail_above,
     identity_of,

@@ -19,8 +19,8 @@ from core.merchant import MerchantConfig
 from core.settings import SANDBOX_RETURNLY_TOKEN
 from ledger import Ledger
 from sandbox.returnly.render import EMPTY_TO_ONE_FORMS
-from tasks import stages
-from tasks.reconcile import Window, detect_drift, fetch_frames
+from stages import names as stages
+from stages.reconcile import Window, detect_drift, fetch_frames
 from tests.integration.stack.reconcile.planting import (
     PRICE,
     SKU,

@@ -13,7 +13,7 @@ from PIL import Image
 from core.drift import classify
 from core.drift.triage import triage
 from core.speed import refund_speed
-from tasks.reconcile import (
+from stages.reconcile import (
     HealStep,
     Night,
     Tonight,

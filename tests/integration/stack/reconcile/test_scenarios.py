@@ -17,11 +17,11 @@ from core.mapping import customer_identifier_for as cid
 from core.merchant import MerchantConfig
 from core.settings import SANDBOX_RETURNLY_TOKEN
 from ledger import Ledger
-from tasks import stages
-from tasks.arrival import fetch_open_rmas, record_rmas
-from tasks.completion import complete_return
-from tasks.intake import cancel_return, intake_returns
-from tasks.reconcile import Window, detect_drift, fetch_frames, plan_healing
+from stages import names as stages
+from stages.arrival import fetch_open_rmas, record_rmas
+from stages.completion import complete_return
+from stages.intake import cancel_return, intake_returns
+from stages.reconcile import Window, detect_drift, fetch_frames, plan_healing
 from tests.integration.stack.reconcile.planting import (
     OTHER_SKU,
     PRICE,

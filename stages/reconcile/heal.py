@@ -16,13 +16,13 @@ from typing import Final
 import pandas as pd  # type: ignore[import-untyped]  # no stubs for pandas 3
 
 from clients.ams import AmsClient
-from clients.returnly import Return, ReturnlyClient, ReturnlyNotFoundError
 from core.merchant import MerchantConfig
 from ledger import Ledger
-from tasks import stages
-from tasks.completion import complete_return
-from tasks.intake import intake_returns
-from tasks.reconcile.models import HealAction, HealStep
+from platforms import PlatformLike, Return, ReturnsPlatform, as_platform
+from stages import names
+from stages.completion import complete_return
+from stages.intake import intake_returns
+from stages.reconcile.models import HealAction, HealStep
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def _heal_intake(
     steps: Sequence[HealStep],
     *,
     ledger: Ledger,
-    returnly: ReturnlyClient,
+    platform: ReturnsPlatform,
     ams: AmsClient,
 ) -> list[HealStep]:
     out: list[HealStep] = []
@@ -86,8 +86,8 @@ def _heal_intake(
         fresh: list[tuple[HealStep, Return]] = []
         for step in batch:
             try:
-                fresh.append((step, returnly.get_return(step.return_id)))
-            except ReturnlyNotFoundError:
+                fresh.append((step, platform.read_return(step.return_id)))
+            except platform.errors.not_found:
                 out.append(step.model_copy(update={"outcome": "skipped", "detail": "gone"}))
             except Exception as exc:
                 out.append(_failed(step, exc))
@@ -111,7 +111,7 @@ def _heal_completion(
     step: HealStep,
     *,
     ledger: Ledger,
-    returnly: ReturnlyClient,
+    platform: ReturnsPlatform,
     ams: AmsClient,
 ) -> HealStep:
     try:
@@ -122,13 +122,13 @@ def _heal_completion(
                 step.return_id,
                 step.customer_identifier,
                 ams_uuid=step.ams_id,
-                stage=stages.RECEIVED,
+                stage=names.RECEIVED,
                 status="received",
             )
             ledger.record_stage(
                 merchant.name, step.return_id, "reconcile", "adopted", {"ams_id": step.ams_id}
             )
-        got = complete_return(merchant, step.return_id, ledger=ledger, returnly=returnly, ams=ams)
+        got = complete_return(merchant, step.return_id, ledger=ledger, returnly=platform, ams=ams)
     except Exception as exc:
         return _failed(step, exc)
     return step.model_copy(update={"outcome": got.outcome, "detail": got.detail})
@@ -139,14 +139,15 @@ def heal(
     steps: Sequence[HealStep],
     *,
     ledger: Ledger,
-    returnly: ReturnlyClient,
+    returnly: PlatformLike,
     ams: AmsClient,
 ) -> list[HealStep]:
     """Carry out planned steps; each return is isolated (a failure is recorded, not raised)."""
+    platform = as_platform(returnly)
     intake = [s for s in steps if s.action == "intake"]
-    done = _heal_intake(merchant, intake, ledger=ledger, returnly=returnly, ams=ams)
+    done = _heal_intake(merchant, intake, ledger=ledger, platform=platform, ams=ams)
     done += [
-        _heal_completion(merchant, s, ledger=ledger, returnly=returnly, ams=ams)
+        _heal_completion(merchant, s, ledger=ledger, platform=platform, ams=ams)
         for s in steps
         if s.action == "completion"
     ]

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 import pandas as pd  # type: ignore[import-untyped]  # no stubs for pandas 3
 
 from clients.ams import AmsClient
-from clients.returnly import ReturnlyClient
 from core.drift import DriftThresholds, classify
 from core.merchant import MerchantConfig
 from ledger import Ledger
-from tasks.reconcile.fetch import DEFAULT_WORKERS, FetchTimings, Sides, fetch_sides
-from tasks.reconcile.ledger_frame import ledger_frame, refunded_return_ids
-from tasks.reconcile.window import Window
+from platforms import PlatformLike
+from stages.reconcile.fetch import DEFAULT_WORKERS, FetchTimings, Sides, fetch_sides
+from stages.reconcile.ledger_frame import ledger_frame, refunded_return_ids
+from stages.reconcile.window import Window
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +71,7 @@ def fetch_frames(
     merchant: MerchantConfig,
     window: Window,
     *,
-    returnly: ReturnlyClient,
+    returnly: PlatformLike,
     ams: AmsClient,
     ledger: Ledger,
     workers: int = DEFAULT_WORKERS,

@@ -8,7 +8,7 @@ what one side needs to make sense of the other: the returns behind open ledger l
 behind in-scope RMAs, and the RMAs of in-scope returns created before the window (their RMAs
 predate it too). Without phase 2, an old open return would look like it has no RMA.
 
-Every page is mapped to frame rows as it arrives (:mod:`tasks.reconcile.rows`), so the API
+Every page is mapped to frame rows as it arrives (:mod:`stages.reconcile.rows`), so the API
 models of a night never pile up: 50,000 returns and RMAs peak at ~0.6 GiB instead of ~2 GiB.
 """
 
@@ -25,15 +25,15 @@ from typing import Final, TypeVar
 
 from clients.ams import MAX_IDS_PER_QUERY, AmsClient, Rma, in_batches
 from clients.ams.statuses import AMS_OPEN_STATUSES
-from clients.returnly import Return, ReturnlyClient, ReturnlyNotFoundError
 from core.mapping import customer_identifier_for
 from core.mapping.identity import CUSTOMER_IDENTIFIER_PREFIX, HASHED_IDENTIFIER_PREFIX
 from core.merchant import MerchantConfig
 from ledger import Ledger, Link
-from tasks.reconcile.ams_frame import RmaSink
-from tasks.reconcile.ledger_frame import read_links
-from tasks.reconcile.returnly_frame import ReturnSink
-from tasks.reconcile.window import (
+from platforms import PlatformLike, Return, ReturnsPlatform, as_platform
+from stages.reconcile.ams_frame import RmaSink
+from stages.reconcile.ledger_frame import read_links
+from stages.reconcile.returnly_frame import ReturnSink
+from stages.reconcile.window import (
     LEDGER_FINAL_STAGES,
     RETURNLY_OPEN_STATUSES,
     Window,
@@ -47,8 +47,6 @@ DEFAULT_WORKERS: Final = 8
 """Threads for the listing passes and for the by-id reads of phase 2."""
 AMS_SLICES: Final = 4
 """The AMS created-date window is read as this many date slices at once."""
-RETURNLY_INCLUDE: Final = ("return_line_items", "refunds")
-"""Only what the frames need: lines and refunds (labels, vouchers... are not compared)."""
 PAGE: Final = 100
 """Records mapped to rows at a time."""
 
@@ -102,17 +100,17 @@ def _timed(fn: Callable[[], int]) -> tuple[int, float]:
     return count, time.perf_counter()
 
 
-def _returnly_window(client: ReturnlyClient, window: Window, sink: ReturnSink) -> int:
+def _returnly_window(client: ReturnsPlatform, window: Window, sink: ReturnSink) -> int:
     """Returns updated since the window opened, kept when created in it or still open."""
-    pages = client.iter_returns(updated_since=window.start, include=RETURNLY_INCLUDE)
+    pages = client.iter_changed_returns(updated_since=window.start)
     kept = (r for r in pages if window.covers_return(r.created_at, r.status))
     return sum(sink.add(batch) for batch in _batches(kept))
 
 
-def _returnly_old_open(client: ReturnlyClient, window: Window, sink: ReturnSink) -> int:
+def _returnly_old_open(client: ReturnsPlatform, window: Window, sink: ReturnSink) -> int:
     """Open returns not updated since the window opened (only with a server status filter)."""
-    pages = client.iter_returns(
-        include=RETURNLY_INCLUDE, statuses=RETURNLY_OPEN_STATUSES, updated_before=window.start
+    pages = client.iter_changed_returns(
+        statuses=RETURNLY_OPEN_STATUSES, updated_before=window.start
     )
     return sum(sink.add(batch) for batch in _batches(pages))
 
@@ -141,10 +139,10 @@ def date_slices(
     return bounds
 
 
-def _get_return(client: ReturnlyClient, return_id: str) -> list[Return]:
+def _get_return(client: ReturnsPlatform, return_id: str) -> list[Return]:
     try:
-        return [client.get_return(return_id, include=RETURNLY_INCLUDE)]
-    except ReturnlyNotFoundError:
+        return [client.read_return(return_id, frame=True)]
+    except client.errors.not_found:
         return []
 
 
@@ -161,24 +159,25 @@ def fetch_sides(
     merchant: MerchantConfig,
     window: Window,
     *,
-    returnly: ReturnlyClient,
+    returnly: PlatformLike,
     ams: AmsClient,
     ledger: Ledger,
     workers: int = DEFAULT_WORKERS,
     ams_slices: int = AMS_SLICES,
 ) -> Sides:
     """Every return and RMA in the window (see the module docstring), plus the ledger links."""
+    platform = as_platform(returnly)
     started = time.perf_counter()
     links = read_links(ledger, merchant.name)
     returns = ReturnSink(merchant.name)
     rmas = RmaSink(merchant.name, merchant.policy, window.now)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile-fetch") as pool:
         r_futs: list[Future[tuple[int, float]]] = [
-            pool.submit(_timed, partial(_returnly_window, returnly, window, returns))
+            pool.submit(_timed, partial(_returnly_window, platform, window, returns))
         ]
-        if window.include_open and returnly.send_status_filter:
+        if window.include_open and platform.send_status_filter:
             r_futs.append(
-                pool.submit(_timed, partial(_returnly_old_open, returnly, window, returns))
+                pool.submit(_timed, partial(_returnly_old_open, platform, window, returns))
             )
         passes: list[tuple[datetime | None, datetime | None, str | None]] = [
             (lo, hi, None) for lo, hi in date_slices(window.start, window.now, ams_slices)
@@ -190,7 +189,7 @@ def fetch_sides(
         ams_s = max(f.result()[1] for f in a_futs) - started
 
     closure_started = time.perf_counter()
-    extra_returns = _close_returns(returns, rmas, links, window, returnly, workers)
+    extra_returns = _close_returns(returns, rmas, links, window, platform, workers)
     extra_rmas = _close_rmas(returns, rmas, links, window, ams, workers)
     finished = time.perf_counter()
     logger.info(
@@ -221,7 +220,7 @@ def _close_returns(
     rmas: RmaSink,
     links: list[Link],
     window: Window,
-    client: ReturnlyClient,
+    client: ReturnsPlatform,
     workers: int,
 ) -> int:
     """Returns behind open ledger links and behind RMAs whose return was not read yet."""

@@ -26,14 +26,8 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from clients.ams import AmsClient, Rma
-from clients.errors import is_retryable
-from clients.returnly import (
-    Refund,
-    Return,
-    ReturnlyClient,
-    ReturnlyConflictError,
-    ReturnlyError,
-)
+from clients.ams.statuses import RECEIVED, is_ams_status
+from clients.errors import BridgeClientError, is_retryable
 from core.mapping import customer_identifier_for
 from core.merchant import MerchantConfig
 from core.refunds import (
@@ -55,8 +49,9 @@ from ledger import (
     StageNote,
     new_owner,
 )
-from tasks import stages
-from tasks.outcomes import ReturnOutcome
+from platforms import PlatformLike, Refund, RefundQueued, Return, ReturnsPlatform, as_platform
+from stages import names
+from stages.outcomes import ReturnOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +75,7 @@ def _read_rma(link: Link, ams: AmsClient) -> Rma | None:
 def _record_findings(ledger: Ledger, merchant: MerchantConfig, decision: RefundDecision) -> None:
     """Every issue and every held unit becomes an exception a person can act on."""
     for issue in decision.issues:
-        ledger.raise_exception(
+        ledger.open_exception(
             merchant.name,
             f"refund:{issue.code.value}",
             issue.message,
@@ -91,7 +86,7 @@ def _record_findings(ledger: Ledger, merchant: MerchantConfig, decision: RefundD
         )
     if decision.held:
         reasons = sorted({h.reason.value for h in decision.held})
-        ledger.raise_exception(
+        ledger.open_exception(
             merchant.name,
             f"held:{','.join(reasons)}",
             "; ".join(h.message for h in decision.held),
@@ -127,7 +122,7 @@ def _settle_attempt(
             status="succeeded" if found.kind == "by_key" else "already_refunded",
         )
     else:
-        ledger.raise_exception(
+        ledger.open_exception(
             merchant.name,
             "refund_unmatched",
             f"Returnly shows a refund that cannot be matched to attempt {attempt.key}: "
@@ -157,7 +152,7 @@ def _settle_existing(
                 settled.add(attempt.key)
             ours = ours if ours is not None and ours.kind == "by_key" else found
     if len(ret.refunds) > 1:
-        ledger.raise_exception(
+        ledger.open_exception(
             merchant.name,
             "refund_multiple",
             f"Returnly shows {len(ret.refunds)} refunds for this return",
@@ -167,7 +162,7 @@ def _settle_existing(
             source="bridge",
         )
     if decision.refundable and decision.refund_key not in settled:
-        ledger.raise_exception(
+        ledger.open_exception(
             merchant.name,
             "refund_remaining_units",
             "received units remain unrefunded but Returnly allows one refund per return",
@@ -180,7 +175,7 @@ def _settle_existing(
         merchant.name,
         ret.id,
         customer_identifier_for(ret.id),
-        stage=stages.REFUNDED,
+        stage=names.REFUNDED,
         history=StageNote("completion", "already_refunded"),
     )
     if ours is not None and ours.kind == "by_key" and ours.refund is not None:
@@ -211,11 +206,11 @@ def _precheck(
     """What needs no lease: a linked return whose RMA AMS shows received, else the outcome."""
     if link is None:
         return ReturnOutcome.of(merchant, return_id, "skipped", "no RMA linked to this return")
-    if link.stage in (stages.REFUNDED, stages.CANCELLED):
+    if link.stage in (names.REFUNDED, names.CANCELLED):
         return ReturnOutcome.of(merchant, return_id, "already_done", f"stage {link.stage}")
     if rma is None or rma.customer_identifier != link.customer_identifier:
         rma = _read_rma(link, ams)
-    if rma is None or (rma.status or "").lower() != "received":
+    if rma is None or not is_ams_status(rma.status, RECEIVED):
         status = rma.status if rma else "missing"
         return ReturnOutcome.of(merchant, return_id, "skipped", f"RMA not received ({status})")
     return link, rma
@@ -227,7 +222,7 @@ def _assess(
     rma: Rma,
     *,
     ledger: Ledger,
-    returnly: ReturnlyClient,
+    platform: ReturnsPlatform,
     dry_run: bool,
     approval: RefundApproval | None = None,
 ) -> ReturnOutcome | _Cleared:
@@ -236,7 +231,7 @@ def _assess(
     With ``approval`` (a reviewer approved the held refund) the holds are lifted first.
     """
     return_id = link.return_id
-    ret = returnly.get_return(return_id)
+    ret = platform.read_return(return_id)
     if approval is None:
         decision = decide_refund(ret, rma, merchant.policy)
     else:
@@ -249,7 +244,7 @@ def _assess(
             merchant.name,
             return_id,
             link.customer_identifier,
-            stage=stages.HELD,
+            stage=names.HELD,
             history=StageNote("completion", "held", {"why": decision.no_refund_reason}),
         )
         return ReturnOutcome.of(
@@ -264,7 +259,7 @@ def _assess(
 def _refunded(item: _Cleared, refund: Refund) -> RefundDone:
     """The ledger record of a refund just made: the attempt done, the link moved on."""
     decision, key = item.decision, item.key
-    stage = stages.PARTIALLY_REFUNDED if decision.open_units or decision.held else stages.REFUNDED
+    stage = names.PARTIALLY_REFUNDED if decision.open_units or decision.held else names.REFUNDED
     note = {"refund_id": refund.id, "amount": str(refund.refund_amount), "key": key}
     link = LinkChange(
         item.ret.id,
@@ -289,31 +284,35 @@ def _post_refund(
     lease: _Lease,
     *,
     ledger: Ledger,
-    returnly: ReturnlyClient,
+    platform: ReturnsPlatform,
 ) -> Refund | ReturnOutcome:
     """POST one refund under the lease; after an ambiguous failure read back before any repeat.
 
     Returns the refund made, or the outcome when the return was settled another way.
     """
     rid = item.ret.id
-    last: ReturnlyError | None = None
+    last: BridgeClientError | None = None
     for _ in range(REFUND_POST_ATTEMPTS):
         if not ledger.renew_lease(merchant.name, refund_lease_key(rid), lease.owner, lease.ttl_s):
             return ReturnOutcome.of(
                 merchant, rid, "busy", "refund lease lost before posting; another run settles it"
             )
         try:
-            return returnly.create_refund(
-                item.decision.to_refund_create(item.ret), idempotency_key=item.key
-            )
-        except ReturnlyConflictError:
-            return _settle_existing(ledger, merchant, returnly.get_return(rid), item.decision)
-        except ReturnlyError as exc:
+            made = platform.refund(item.ret, item.decision, idempotency_key=item.key)
+        except platform.errors.conflict:
+            return _settle_existing(ledger, merchant, platform.read_return(rid), item.decision)
+        except platform.errors.any as exc:
             if not is_retryable(exc):
                 raise
             last = exc
             logger.warning("refund of %s: %s; reading the return back", rid, type(exc).__name__)
-        now = returnly.get_return(rid)
+        else:
+            if isinstance(made, RefundQueued):
+                # A platform that refunds later (Loop) needs completion to wait for it; not
+                # built yet, so never record a refund that has not happened.
+                raise TypeError(f"{platform.name} queued the refund of {rid}: not supported")
+            return made
+        now = platform.read_return(rid)
         if now.is_refunded:
             return _settle_existing(ledger, merchant, now, item.decision)
     assert last is not None  # the loop only ends here after an ambiguous failure
@@ -326,7 +325,7 @@ def _refund_cleared(
     lease: _Lease,
     *,
     ledger: Ledger,
-    returnly: ReturnlyClient,
+    platform: ReturnsPlatform,
 ) -> dict[str, ReturnOutcome]:
     """Claim every refund in one transaction, post each, record the results in one more.
 
@@ -349,7 +348,7 @@ def _refund_cleared(
                 continue
             # A pending attempt left by a crash is safe to post again here: the return was
             # re-read under this lease and shows no refund.
-            made = _post_refund(merchant, item, lease, ledger=ledger, returnly=returnly)
+            made = _post_refund(merchant, item, lease, ledger=ledger, platform=platform)
             if isinstance(made, ReturnOutcome):
                 outcomes[rid] = made
                 continue
@@ -372,7 +371,7 @@ def complete_returns(
     return_ids: Sequence[str],
     *,
     ledger: Ledger,
-    returnly: ReturnlyClient,
+    returnly: PlatformLike,
     ams: AmsClient,
     dry_run: bool = False,
     rmas: Sequence[Rma] = (),
@@ -388,6 +387,7 @@ def complete_returns(
     ``approval``: a reviewer approved these held refunds (see
     :func:`core.refunds.approve_refund`); they take the same leases and read-backs.
     """
+    platform = as_platform(returnly)
     wanted = list(dict.fromkeys(return_ids))
     links = {lk.return_id: lk for lk in ledger.links_for(merchant.name, return_ids=wanted)}
     by_cid = {r.customer_identifier: r for r in rmas}
@@ -405,7 +405,7 @@ def complete_returns(
             merchant,
             ready,
             ledger=ledger,
-            returnly=returnly,
+            platform=platform,
             dry_run=dry_run,
             ttl_s=lease_ttl_s,
             approval=approval,
@@ -419,7 +419,7 @@ def _complete_leased(
     ready: Sequence[tuple[Link, Rma]],
     *,
     ledger: Ledger,
-    returnly: ReturnlyClient,
+    platform: ReturnsPlatform,
     dry_run: bool,
     ttl_s: float | None,
     approval: RefundApproval | None = None,
@@ -445,7 +445,7 @@ def _complete_leased(
                 link,
                 rma,
                 ledger=ledger,
-                returnly=returnly,
+                platform=platform,
                 dry_run=dry_run,
                 approval=approval,
             )
@@ -455,7 +455,7 @@ def _complete_leased(
                 cleared.append(checked)
         if cleared:
             outcomes.update(
-                _refund_cleared(merchant, cleared, lease, ledger=ledger, returnly=returnly)
+                _refund_cleared(merchant, cleared, lease, ledger=ledger, platform=platform)
             )
     finally:
         if not dry_run:
@@ -468,7 +468,7 @@ def complete_return(
     return_id: str,
     *,
     ledger: Ledger,
-    returnly: ReturnlyClient,
+    returnly: PlatformLike,
     ams: AmsClient,
     dry_run: bool = False,
     rma: Rma | None = None,

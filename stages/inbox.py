@@ -14,15 +14,15 @@ import logging
 from pydantic import BaseModel, ConfigDict
 
 from clients.ams import AmsClient, Rma
-from clients.returnly import Return, ReturnlyClient, ReturnlyNotFoundError
 from core.merchant import MerchantConfig
 from ledger import InboxMessage, Ledger
 from ledger.inbox import SOURCE_AMS, SOURCE_RETURNLY
-from tasks import stages
-from tasks.arrival import received_return_ids, record_rmas, stage_rank
-from tasks.completion import complete_returns
-from tasks.intake import intake_returns
-from tasks.outcomes import ReturnOutcome
+from platforms import PlatformLike, Return, ReturnsPlatform, as_platform
+from stages import names
+from stages.arrival import received_return_ids, record_rmas, stage_rank
+from stages.completion import complete_returns
+from stages.intake import intake_returns
+from stages.outcomes import ReturnOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +49,9 @@ def settle_inbox_messages(
         if row is None or row.status in ("processed", "rejected"):
             continue
         if error:
-            ledger.mark_inbox(ref.message_id, "failed", error=error, source=ref.source)
+            ledger.mark_inbox(ref.source, ref.message_id, "failed", error=error)
         else:
-            ledger.mark_inbox(ref.message_id, "processed", source=ref.source)
+            ledger.mark_inbox(ref.source, ref.message_id, "processed")
         marked.append(f"{ref.source}/{ref.message_id}")
     return marked
 
@@ -62,7 +62,7 @@ def process_inbox_message(
     message_id: str,
     *,
     ledger: Ledger,
-    returnly: ReturnlyClient,
+    returnly: PlatformLike,
     ams: AmsClient,
 ) -> list[ReturnOutcome]:
     """One message: :func:`process_inbox_batch` of one, so both paths read the same way."""
@@ -74,15 +74,15 @@ def process_inbox_message(
 
 
 def _reread_returns(
-    merchant: MerchantConfig, return_ids: list[str], *, ledger: Ledger, returnly: ReturnlyClient
+    merchant: MerchantConfig, return_ids: list[str], *, ledger: Ledger, platform: ReturnsPlatform
 ) -> list[Return]:
     """The named returns, re-read (webhooks are hints); an unknown one becomes an exception."""
     found: list[Return] = []
     for return_id in dict.fromkeys(return_ids):
         try:
-            found.append(returnly.get_return(return_id))
-        except ReturnlyNotFoundError:
-            ledger.raise_exception(
+            found.append(platform.read_return(return_id))
+        except platform.errors.not_found:
+            ledger.open_exception(
                 merchant.name,
                 "webhook_unknown_return",
                 f"webhook named return {return_id} which Returnly does not know",
@@ -117,7 +117,7 @@ def carried_rma(message: InboxMessage) -> Rma | None:
             event, rma_id = payload.get("event"), payload.get("rma_id")
             if not (isinstance(rma_id, str) and rma_id) or event == "received":
                 return None  # a receipt without its details: read what was received
-            if stages.stage_for_ams_status(str(event or "")) is None:
+            if names.stage_for_ams_status(str(event or "")) is None:
                 return None
             return Rma(id=rma_id, customer_identifier=message.subject_id, status=str(event))
         rma = Rma.from_api(item)
@@ -149,7 +149,7 @@ def callback_rmas(
 
 
 def _progress(rma: Rma) -> int:
-    return stage_rank(stages.stage_for_ams_status(rma.status) or "")
+    return stage_rank(names.stage_for_ams_status(rma.status) or "")
 
 
 def _reread_rmas(messages: list[InboxMessage], *, ams: AmsClient) -> list[Rma]:
@@ -178,7 +178,7 @@ def process_inbox_batch(
     message_ids: list[str],
     *,
     ledger: Ledger,
-    returnly: ReturnlyClient,
+    returnly: PlatformLike,
     ams: AmsClient,
 ) -> list[ReturnOutcome]:
     """Several messages of one merchant and source as one unit of work, then marked processed.
@@ -190,6 +190,7 @@ def process_inbox_batch(
     handled elsewhere is harmless.
     A failure marks every message of the batch failed and re-raises (the task retries).
     """
+    platform = as_platform(returnly)
     rows = [ledger.get_inbox(source, mid) for mid in dict.fromkeys(message_ids)]
     todo = [row for row in rows if row is not None and row.status not in ("processed", "rejected")]
     if not todo:
@@ -200,7 +201,7 @@ def process_inbox_batch(
                 merchant,
                 [row.subject_id or "" for row in todo],
                 ledger=ledger,
-                returnly=returnly,
+                platform=platform,
             )
             outcomes = intake_returns(merchant, returns, ledger=ledger, ams=ams) if returns else []
         elif source == SOURCE_AMS:
@@ -209,16 +210,16 @@ def process_inbox_batch(
             received = received_return_ids(outcomes)
             if received:
                 outcomes += complete_returns(
-                    merchant, received, ledger=ledger, returnly=returnly, ams=ams, rmas=rmas
+                    merchant, received, ledger=ledger, returnly=platform, ams=ams, rmas=rmas
                 )
         else:
             raise ValueError(f"unknown inbox source {source!r}")
     except Exception as exc:
         for row in todo:
             ledger.mark_inbox(
-                row.message_id, "failed", error=f"{type(exc).__name__}: {exc}", source=source
+                source, row.message_id, "failed", error=f"{type(exc).__name__}: {exc}"
             )
         raise
     for row in todo:
-        ledger.mark_inbox(row.message_id, "processed", source=source)
+        ledger.mark_inbox(source, row.message_id, "processed")
     return outcomes

@@ -20,7 +20,7 @@ import pandas as pd  # type: ignore[import-untyped]  # no stubs for pandas 3
 from clients.ams import Rma, RmaLine
 from core.drift import AMS_LINES
 from core.policy import MerchantPolicy
-from tasks.reconcile.rows import Row, Rows
+from stages.reconcile.rows import Row, Rows
 
 WAREHOUSE_IDENTITY_PREFIX: Final = "AMS-"
 """Identity of an RMA without a customer_identifier (created at the warehouse)."""

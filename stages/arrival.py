@@ -12,10 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from clients.ams import MAX_IDS_PER_QUERY, AmsClient, Rma, in_batches
+from core.mapping import customer_identifier_for
 from core.merchant import MerchantConfig
 from ledger import Ledger, Link, LinkChange, StageNote
-from tasks import stages
-from tasks.outcomes import ReturnOutcome
+from stages import names
+from stages.outcomes import ReturnOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -24,14 +25,14 @@ AMS_READ_CONCURRENCY = 4
 CREATED_AT_SLACK = timedelta(minutes=10)
 """Clock skew allowed between the ledger and AMS when listing by created date."""
 _STAGE_RANK: dict[str, int] = {
-    stages.RMA_CREATED: 0,
-    stages.IN_TRANSIT: 1,
-    stages.UNDELIVERABLE: 1,
-    stages.RECEIVED: 2,
-    stages.HELD: 3,
-    stages.PARTIALLY_REFUNDED: 3,
-    stages.REFUNDED: 4,
-    stages.CANCELLED: 4,
+    names.RMA_CREATED: 0,
+    names.IN_TRANSIT: 1,
+    names.UNDELIVERABLE: 1,
+    names.RECEIVED: 2,
+    names.HELD: 3,
+    names.PARTIALLY_REFUNDED: 3,
+    names.REFUNDED: 4,
+    names.CANCELLED: 4,
 }
 
 
@@ -39,7 +40,7 @@ def fetch_open_rmas(
     merchant: MerchantConfig, *, ledger: Ledger, ams: AmsClient
 ) -> tuple[list[Rma], list[str]]:
     """Fresh AMS records for every link the poll still watches; also cids AMS no longer knows."""
-    links = ledger.links_in_stage(merchant.name, stages.OPEN_STAGES)
+    links = ledger.links_in_stage(merchant.name, names.OPEN_STAGES)
     uuids = [lk.ams_uuid for lk in links if lk.ams_uuid]
     chunks = in_batches(uuids, MAX_IDS_PER_QUERY)
     with ThreadPoolExecutor(max_workers=AMS_READ_CONCURRENCY) as pool:
@@ -120,7 +121,7 @@ def _record_one(
 ) -> ReturnOutcome:
     """Decide what one RMA record changes; the link change is queued in ``changes``."""
     status = rma.status or ""
-    stage = stages.stage_for_ams_status(status)
+    stage = names.stage_for_ams_status(status)
 
     if stage is None:
         _flag(ledger, merchant, link, "unknown_ams_status", f"AMS status {status!r}", rma)
@@ -131,9 +132,9 @@ def _record_one(
     # Never move a return backwards (a late, reordered callback must not undo a receipt).
     later = _STAGE_RANK.get(link.stage, -1) > _STAGE_RANK.get(stage, -1)
     if unchanged or later:
-        if stage == stages.RECEIVED and link.stage == stages.RECEIVED:
+        if stage == names.RECEIVED and link.stage == names.RECEIVED:
             return ReturnOutcome.of(
-                merchant, link.return_id, "updated", stages.RECEIVED, stage=stages.RECEIVED
+                merchant, link.return_id, "updated", names.RECEIVED, stage=names.RECEIVED
             )
         return ReturnOutcome.of(
             merchant, link.return_id, "skipped", f"status {status} already recorded"
@@ -148,9 +149,9 @@ def _record_one(
             history=StageNote("arrival", status, {"ams_id": rma.id}),
         )
     )
-    if stage == stages.UNDELIVERABLE:
+    if stage == names.UNDELIVERABLE:
         _flag(ledger, merchant, link, "undeliverable", "the carrier could not deliver", rma)
-    if stage == stages.RECEIVED:
+    if stage == names.RECEIVED:
         extra = [ln.customer_sku_id for ln in rma.line_items if ln.not_on_original_rma]
         if extra:
             _flag(
@@ -172,4 +173,15 @@ def stage_rank(stage: str) -> int:
 
 def received_return_ids(outcomes: Sequence[ReturnOutcome]) -> list[str]:
     """Returns whose RMA is received and so ready for completion."""
-    return [o.return_id for o in outcomes if o.outcome == "updated" and o.stage == stages.RECEIVED]
+    return [o.return_id for o in outcomes if o.outcome == "updated" and o.stage == names.RECEIVED]
+
+
+def rma_for_return(merchant: str, return_id: str, *, ams: AmsClient, ledger: Ledger) -> Rma | None:
+    """The return's RMA as AMS has it now (by AMS id when linked, else by identifier)."""
+    link = ledger.get_link(merchant, return_id=return_id)
+    if link is not None and link.ams_uuid:
+        found = ams.get_rmas_by_id([link.ams_uuid])
+        if found:
+            return found[0]
+    cid = link.customer_identifier if link else customer_identifier_for(return_id)
+    return ams.get_rma_by_cid(cid)

@@ -16,11 +16,11 @@ from datetime import datetime
 
 import pandas as pd  # type: ignore[import-untyped]  # no stubs for pandas 3
 
-from clients.returnly import Return
 from core.drift import RETURNLY_LINES
 from core.mapping import customer_identifier_for
 from core.refunds import line_amount
-from tasks.reconcile.rows import Row, Rows
+from platforms import Return
+from stages.reconcile.rows import Row, Rows
 
 
 @dataclass(slots=True)

@@ -21,12 +21,12 @@ from collections.abc import Sequence
 from clients.ams import AmsClient, AmsError, Rma, RmaCreate, in_batches
 from clients.ams.statuses import OPEN, is_ams_status
 from clients.errors import is_retryable
-from clients.returnly import CANCELED_STATUSES, Return
 from core.mapping import customer_identifier_for, map_return_to_rma
 from core.merchant import MerchantConfig
 from ledger import ExceptionNote, Ledger, Link, LinkChange, StageNote, new_owner
-from tasks import stages
-from tasks.outcomes import ReturnOutcome
+from platforms import CANCELLED_STATUSES, Return
+from stages import names
+from stages.outcomes import ReturnOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class _Writes:
         reason: str,
         message: str,
         payload: dict[str, object],
-        stage: str = stages.INTAKE_EXCEPTION,
+        stage: str = names.INTAKE_EXCEPTION,
     ) -> ReturnOutcome:
         """An exception a person must look at; the return's link goes to ``stage``."""
         self.notes.append(
@@ -85,7 +85,7 @@ def _triage(
     writes: _Writes, merchant: MerchantConfig, ret: Return, link: Link | None
 ) -> ReturnOutcome | RmaCreate | None:
     """Decide what intake does with one return: an outcome now, an RMA to create, or cancel."""
-    if ret.status in CANCELED_STATUSES:
+    if ret.status in CANCELLED_STATUSES:
         return None
     if ret.status not in INTAKE_STATUSES:
         if not ret.is_actionable:
@@ -96,7 +96,7 @@ def _triage(
                 {"status": ret.status},
             )
         return ReturnOutcome.of(merchant, ret.id, "skipped", f"status {ret.status}")
-    if link is not None and link.stage in stages.INTAKE_DONE_STAGES:
+    if link is not None and link.stage in names.INTAKE_DONE_STAGES:
         return ReturnOutcome.of(merchant, ret.id, "already_done", f"stage {link.stage}")
     mapped = map_return_to_rma(ret, merchant.policy)
     if not mapped.ok:
@@ -188,7 +188,7 @@ def _create_leased(
         for ret, rma in mine:
             link = now_known.get(ret.id)
             if link is not None and (
-                link.stage in stages.INTAKE_DONE_STAGES or link.stage == stages.CANCELLED
+                link.stage in names.INTAKE_DONE_STAGES or link.stage == names.CANCELLED
             ):
                 outcomes.append(ReturnOutcome.of(merchant, ret.id, "already_done", link.stage))
             elif taken[rma_lease_key(ret.id)]:
@@ -291,7 +291,7 @@ def _record_created(
                     ret.id,
                     rma.customer_identifier,
                     rma_number=ret.rma,
-                    stage=stages.RMA_CREATED,
+                    stage=names.RMA_CREATED,
                     status="open",
                     history=StageNote("intake", "created"),
                 )
@@ -338,7 +338,7 @@ def _adopt_existing(
 
 def _adopt(merchant: MerchantConfig, ret: Return, existing: Rma, writes: _Writes) -> ReturnOutcome:
     """Link ``ret`` to the live RMA AMS already holds for it (written with the batch)."""
-    stage = stages.stage_for_ams_status(existing.status) or stages.RMA_CREATED
+    stage = names.stage_for_ams_status(existing.status) or names.RMA_CREATED
     writes.links.append(
         LinkChange(
             ret.id,
@@ -380,12 +380,12 @@ def _cancel(
 ) -> ReturnOutcome:
     cid = customer_identifier_for(ret.id)
     link = ledger.get_link(merchant.name, return_id=ret.id)
-    if link is not None and link.stage == stages.CANCELLED:
+    if link is not None and link.stage == names.CANCELLED:
         return ReturnOutcome.of(merchant, ret.id, "already_done", "already cancelled")
     rma = ams.get_rma_by_cid(cid)
     if rma is None or rma.is_deleted:
         if link is not None:
-            ledger.set_stage(merchant.name, ret.id, stages.CANCELLED, status="deleted")
+            ledger.set_stage(merchant.name, ret.id, names.CANCELLED, status="deleted")
         ledger.record_stage(merchant.name, ret.id, "cancellation", "no_rma")
         return ReturnOutcome.of(merchant, ret.id, "cancelled", "no live RMA in AMS")
     if not is_ams_status(rma.status, OPEN):
@@ -396,7 +396,7 @@ def _cancel(
             "cancel_after_shipped",
             f"return cancelled in Returnly but its RMA is already {rma.status!r} in AMS",
             {"customer_identifier": cid, "ams_id": rma.id, "ams_status": rma.status},
-            stage=stages.CANCEL_EXCEPTION,
+            stage=names.CANCEL_EXCEPTION,
         )
     if dry_run:
         return ReturnOutcome.of(merchant, ret.id, "planned", f"would delete RMA {cid}")
@@ -409,7 +409,7 @@ def _cancel(
             "cancel_refused",
             refusal,
             {"customer_identifier": cid},
-            stage=stages.CANCEL_EXCEPTION,
+            stage=names.CANCEL_EXCEPTION,
         )
     ledger.upsert_link(
         merchant.name,
@@ -417,7 +417,7 @@ def _cancel(
         cid,
         rma_number=ret.rma,
         ams_uuid=rma.id,
-        stage=stages.CANCELLED,
+        stage=names.CANCELLED,
         status="deleted",
         history=StageNote("cancellation", "deleted", {"ams_id": rma.id}),
     )

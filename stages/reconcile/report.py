@@ -5,7 +5,7 @@ Layout: ``<reports_dir>/<merchant>/<YYYY-MM-DD>/`` (the date in the merchant's t
 ``first_seen`` from here), ``counts.json`` (counts, triage counts and refund speed: what the
 next night compares with and the trend charts read), ``slowest.csv`` (the slowest returns),
 ``healing.json``, ``trend.png`` and ``speed.png``. A second run on the same date replaces that
-date's files; the previous night is the latest earlier date (:mod:`tasks.reconcile.history`).
+date's files; the previous night is the latest earlier date (:mod:`stages.reconcile.history`).
 """
 
 from __future__ import annotations
@@ -25,17 +25,17 @@ from core.drift import SEVERITIES, oldest_items, render_markdown, summarize
 from core.drift.triage import Triage
 from core.drift.triage_report import render_triage
 from core.speed import RefundSpeed, render_speed
-from tasks.budget import BudgetRow, budget_markdown
-from tasks.reconcile.chart import (
+from stages.budget import BudgetRow, budget_markdown
+from stages.reconcile.chart import (
     drift_chart_png,
     markdown_chart,
     markdown_speed_chart,
     speed_chart_png,
 )
-from tasks.reconcile.history import COUNTS_FILE as COUNTS_FILE  # read by the demo summary
-from tasks.reconcile.history import DRIFT_FILE, Night, trend
-from tasks.reconcile.models import HealStep
-from tasks.reconcile.window import Window
+from stages.reconcile.history import COUNTS_FILE as COUNTS_FILE  # read by the demo summary
+from stages.reconcile.history import DRIFT_FILE, Night, trend
+from stages.reconcile.models import HealStep
+from stages.reconcile.window import Window
 
 TABLE_LIMIT: Final = 500
 HEAL_SHOWN: Final = 50

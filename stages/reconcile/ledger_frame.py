@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from core.drift import LEDGER, coerce_frame, empty_frame, validate_frame
 from ledger import DONE_STATUSES, Ledger, Link, RefundAttempt
-from tasks import stages
+from stages import names
 
-REFUNDED_STAGES: Final = frozenset({stages.REFUNDED, stages.PARTIALLY_REFUNDED})
-RMA_STAGES: Final = stages.INTAKE_DONE_STAGES | {stages.CANCEL_EXCEPTION}
+REFUNDED_STAGES: Final = frozenset({names.REFUNDED, names.PARTIALLY_REFUNDED})
+RMA_STAGES: Final = names.INTAKE_DONE_STAGES | {names.CANCEL_EXCEPTION}
 
 
 def read_links(ledger: Ledger, merchant: str) -> list[Link]:

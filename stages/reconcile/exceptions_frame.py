@@ -16,7 +16,7 @@ from core.drift.frames import coerce_frame, empty_frame, validate_frame
 from core.drift.triage import EXCEPTIONS
 from core.mapping import customer_identifier_for
 from ledger import ExceptionRecord, Ledger
-from tasks.reconcile.ams_frame import WAREHOUSE_IDENTITY_PREFIX
+from stages.reconcile.ams_frame import WAREHOUSE_IDENTITY_PREFIX
 
 
 def exception_identity(record: ExceptionRecord) -> str:

@@ -20,7 +20,7 @@ from matplotlib.ticker import MaxNLocator
 
 from core.drift import KINDS
 from core.speed import SPANS
-from tasks.reconcile.history import Night
+from stages.reconcile.history import Night
 
 TICKS: Final = "▁▂▃▄▅▆▇█"
 BAR_WIDTH: Final = 24

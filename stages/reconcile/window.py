@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from tasks import stages
+from stages import names
 
 RETURNLY_OPEN_STATUSES: Final = frozenset(
     {"requested", "authorized", "in_transit", "delivered", "pending_refund"}
@@ -20,7 +20,7 @@ RETURNLY_OPEN_STATUSES: Final = frozenset(
 """Returnly statuses of a return whose story is not over (refunded and canceled are)."""
 
 
-LEDGER_FINAL_STAGES: Final = frozenset({stages.REFUNDED, stages.CANCELLED})
+LEDGER_FINAL_STAGES: Final = frozenset({names.REFUNDED, names.CANCELLED})
 """Ledger stages after which the bridge no longer follows a return."""
 
 MAX_DAYS: Final = 3660

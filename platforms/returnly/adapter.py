@@ -1,0 +1,86 @@
+"""Returnly behind the returns-platform interface: a thin adapter over
+:class:`clients.returnly.ReturnlyClient` (contracts ``README.md`` §A)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final
+
+from clients.returnly import (
+    Refund,
+    Return,
+    ReturnlyClient,
+    ReturnlyConflictError,
+    ReturnlyError,
+    ReturnlyNotFoundError,
+)
+from core.refunds import RefundDecision
+from platforms.base import Capabilities, PlatformErrors
+
+NAME: Final = "returnly"
+FRAME_INCLUDE: Final = ("return_line_items", "refunds")
+"""Only what the drift frames read: lines and refunds (labels, vouchers... are not compared)."""
+ERRORS: Final = PlatformErrors(
+    any=ReturnlyError, not_found=ReturnlyNotFoundError, conflict=ReturnlyConflictError
+)
+
+
+@dataclass(frozen=True)
+class ReturnlyPlatform:
+    """Returnly: the bridge computes refund amounts and POSTs them; a refund exists when the
+    POST answers; a held refund waits in the bridge's review queue (no Returnly call)."""
+
+    client: ReturnlyClient
+    name: str = NAME
+    capabilities: Capabilities = field(default_factory=Capabilities)
+    errors: PlatformErrors = ERRORS
+
+    @property
+    def send_status_filter(self) -> bool:
+        """The client's setting (statuses and ``max_updated_at`` sent to the server)."""
+        return self.client.send_status_filter
+
+    def changed_returns(
+        self,
+        *,
+        updated_since: datetime | None = None,
+        updated_before: datetime | None = None,
+        statuses: Collection[str] | None = None,
+    ) -> list[Return]:
+        """``GET /returns.json?min_updated_at=…``, every page (``links.next``)."""
+        return self.client.list_returns(
+            updated_since=updated_since, updated_before=updated_before, statuses=statuses
+        )
+
+    def iter_changed_returns(
+        self,
+        *,
+        updated_since: datetime | None = None,
+        updated_before: datetime | None = None,
+        statuses: Collection[str] | None = None,
+    ) -> Iterator[Return]:
+        """Pages of ``GET /returns.json`` with lines and refunds only."""
+        return self.client.iter_returns(
+            updated_since=updated_since,
+            updated_before=updated_before,
+            statuses=statuses,
+            include=FRAME_INCLUDE,
+        )
+
+    def read_return(self, return_id: str, *, frame: bool = False) -> Return:
+        """``GET /returns/{id}.json`` (everything, or only lines and refunds for a frame)."""
+        if frame:
+            return self.client.get_return(return_id, include=FRAME_INCLUDE)
+        return self.client.get_return(return_id)
+
+    def refund(self, ret: Return, decision: RefundDecision, *, idempotency_key: str) -> Refund:
+        """``POST /refunds.json`` with the amounts the bridge decided (``restock: false``)."""
+        return self.client.create_refund(
+            decision.to_refund_create(ret), idempotency_key=idempotency_key
+        )
+
+    def flag_for_review(self, return_id: str, note: str) -> bool:  # noqa: ARG002 (interface)
+        """Returnly has no review flag: the bridge's review queue holds the refund."""
+        return False
