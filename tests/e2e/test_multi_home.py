@@ -185,6 +185,13 @@ def run_deployments(
     return final
 
 
+def without_rma(layout: Layout, return_ids: list[str]) -> list[str]:
+    """The returns AMS has no RMA for."""
+    _, ams = _clients(layout)
+    with ams:
+        return [r for r in return_ids if ams.get_rma_by_cid(customer_identifier_for(r)) is None]
+
+
 def process_worker_logs(layout: Layout) -> str:
     """The process workers' log tails, for a failed run's message."""
     return "\n".join(f"--- {h.name}\n{h.text()[-3000:]}" for h in layout.process_workers)
@@ -198,9 +205,7 @@ def polls_and_reconciliation(layout: Layout, polled: list[str]) -> None:
     period but the 14-day transit one) with ``fail_above={"total": 0}``: any drift, such as
     a polled return still without an RMA or a settled one not refunded, fails it.
     """
-    _, ams = _clients(layout)
-    with ams:
-        assert all(ams.get_rma_by_cid(customer_identifier_for(r)) is None for r in polled)
+    assert without_rma(layout, polled) == polled  # no webhook reached the bridge for them
     later = (datetime.now(UTC) + timedelta(days=3)).isoformat()
     with (
         temporary_settings(updates={PREFECT_API_URL: layout.api_url}),
@@ -209,11 +214,13 @@ def polls_and_reconciliation(layout: Layout, polled: list[str]) -> None:
         started = time.monotonic()
         polls = run_deployments(
             client,
-            {"intake/intake-poll": {"merchant": MERCHANT}, "arrival/arrival-poll": {"merchant": MERCHANT}},
+            {
+                "intake/intake-poll": {"merchant": MERCHANT},
+                "arrival/arrival-poll": {"merchant": MERCHANT},
+            },
         )
         polls_s = time.monotonic() - started
-        with ams:
-            missing = [r for r in polled if ams.get_rma_by_cid(customer_identifier_for(r)) is None]
+        missing = without_rma(layout, polled)
         assert missing == [], f"the intake poll created no RMA for {missing}"
         rest = run_deployments(
             client,
@@ -231,9 +238,7 @@ def polls_and_reconciliation(layout: Layout, polled: list[str]) -> None:
         assert bad == {}, f"{bad}\n{process_worker_logs(layout)}"
         reconcile = runs["reconcile/reconcile-now"]
         artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                flow_run_id=ArtifactFilterFlowRunId(any_=[reconcile.id])
-            )
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[reconcile.id]))
         )
         summaries = [a.description for a in artifacts if a.key == f"reconcile-summary-{MERCHANT}"]
         assert summaries == [f"reconcile {MERCHANT}: 0 drift rows"], summaries

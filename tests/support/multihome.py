@@ -85,6 +85,12 @@ def _host(root: Path, name: str) -> Host:
     return Host(name=name, home=home, log=root / name / f"{name}.log")
 
 
+def _stop(host: Host) -> None:
+    """Stop the host's process group, if it was started."""
+    if host.proc is not None:
+        stop_process(host.proc)
+
+
 def _wait_for(
     what: str, done: Callable[[], bool], host: Host, timeout_s: float = READY_TIMEOUT_S
 ) -> None:
@@ -153,9 +159,9 @@ def spawn_process_worker(layout: Layout, host: Host, limit: int = 1) -> Host:
     host) is where the pull step takes each flow run. ``limit=1``: a busy worker leaves the
     next run to the other one, so concurrent runs spread over both.
     """
+    args = [PREFECT, "worker", "start", "--pool", POOL, "--type", "process"]
     host.proc = spawn(
-        [PREFECT, "worker", "start", "--pool", POOL, "--type", "process"]
-        + ["--name", host.name, "--limit", str(limit)],
+        [*args, "--name", host.name, "--limit", str(limit)],
         {
             **layout.host_env(host),
             "BRIDGE_PROJECT_DIR": str(REPO),
@@ -263,14 +269,14 @@ def multi_home_layout(
         )
         for n in range(process_workers):  # started first: they come up while the rest does
             host = _host(root, f"process-worker-{n + 1}")
-            stack.callback(lambda h=host: h.proc is not None and stop_process(h.proc))
+            stack.callback(_stop, host)
             spawn_process_worker(layout, host)
         for n in range(task_workers):
             host = _host(root, f"task-worker-{n + 1}")
-            stack.callback(lambda h=host: h.proc is not None and stop_process(h.proc))
+            stack.callback(_stop, host)
             start_task_worker(layout, host)
         receiver = _host(root, "receiver")
-        stack.callback(lambda: receiver.proc is not None and stop_process(receiver.proc))
+        stack.callback(_stop, receiver)
         layout.receiver, layout.receiver_url = start_receiver(layout.host_env(receiver), receiver)
         for host in layout.process_workers:
             wait_for_process_worker(layout, host)
