@@ -281,6 +281,7 @@ def receive_and_wait_for_refunds(layout: Layout, return_ids: list[str]) -> float
 
 
 @pytest.mark.postgres
+@pytest.mark.timeout(600)  # under the shared cores' load the start-up with the deploy took 164 s
 def test_receiver_and_two_task_workers_on_their_own_homes_share_only_api_ledger_and_bucket(
     tmp_path: Path,
 ) -> None:
