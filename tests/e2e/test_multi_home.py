@@ -244,8 +244,7 @@ def polls_and_reconciliation(layout: Layout, polled: list[str]) -> None:
         assert summaries == [f"reconcile {MERCHANT}: 0 drift rows"], summaries
     names = {str(r.id): n for n, r in runs.items()}
     per_worker = {
-        h.name: sorted(names[i] for i in h.submitted() if i in names)
-        for h in layout.process_workers
+        h.name: sorted(names[i] for i in h.ran() if i in names) for h in layout.process_workers
     }
     print(
         f"[postgres] {len(polled)} returns without webhooks -> RMAs by the intake poll; "

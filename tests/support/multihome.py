@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[2]
 MERCHANT = SANDBOX_ACCOUNT
 READY_TIMEOUT_S = 90.0
 _RECEIVED = re.compile(r"Received task run: [0-9a-f-]{36} - (\S+)")
-_SUBMITTING = re.compile(r"Worker '[^']+' submitting flow run '([0-9a-f-]{36})'")
+_RAN = re.compile(r"Flow run '[^']+' - View at \S+/runs/flow-run/([0-9a-f-]{36})")
 PREFECT = str(Path(sys.executable).parent / "prefect")
 POOL = "bridge-pool"
 
@@ -53,9 +53,14 @@ class Host:
         """Names of the task runs this task worker received."""
         return _RECEIVED.findall(self.text())
 
-    def submitted(self) -> list[str]:
-        """Ids of the flow runs this process worker submitted (its own log says so)."""
-        return _SUBMITTING.findall(self.text())
+    def ran(self) -> list[str]:
+        """Ids of the flow runs that ran under this process worker.
+
+        The engine's own "View at .../flow-run/<id>" line, which the worker's child process
+        writes to the worker's output. Not "submitting flow run": both workers can pick up
+        the same run, and the loser's submission is aborted by the server.
+        """
+        return _RAN.findall(self.text())
 
 
 @dataclass
