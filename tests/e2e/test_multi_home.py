@@ -13,11 +13,18 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
+from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from clients.ams import AmsClient
 from clients.returnly import ReturnlyClient
@@ -151,6 +158,101 @@ def wait_for_log(layout: Layout, needle: str, timeout_s: float = 30.0) -> str:
 
 RETURNS = 8
 REFUND_TIMEOUT_S = 60.0
+POLLED = 3
+"""Returns authorized before the webhooks are subscribed: only the intake poll sees them."""
+FLOW_RUN_TIMEOUT_S = 120.0
+FINAL = {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
+
+
+def run_deployments(
+    client: SyncPrefectClient, runs: Mapping[str, dict[str, Any]]
+) -> dict[str, FlowRun]:
+    """Create a run of each deployment at once (so both process workers get one) and wait
+    until every run is final; deployment name -> its final run."""
+    ids: dict[str, UUID] = {}
+    for name, parameters in runs.items():
+        dep = client.read_deployment_by_name(name)
+        ids[name] = client.create_flow_run_from_deployment(dep.id, parameters=parameters).id
+    deadline = time.monotonic() + FLOW_RUN_TIMEOUT_S
+    final: dict[str, FlowRun] = {}
+    while len(final) < len(ids):
+        for name, run_id in ids.items():
+            if name not in final and (run := client.read_flow_run(run_id)).state_type in FINAL:
+                final[name] = run
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not final in {FLOW_RUN_TIMEOUT_S}s: {set(ids) - set(final)}")
+        time.sleep(0.5)
+    return final
+
+
+def without_rma(layout: Layout, return_ids: list[str]) -> list[str]:
+    """The returns AMS has no RMA for."""
+    _, ams = _clients(layout)
+    with ams:
+        return [r for r in return_ids if ams.get_rma_by_cid(customer_identifier_for(r)) is None]
+
+
+def process_worker_logs(layout: Layout) -> str:
+    """The process workers' log tails, for a failed run's message."""
+    return "\n".join(f"--- {h.name}\n{h.text()[-3000:]}" for h in layout.process_workers)
+
+
+def polls_and_reconciliation(layout: Layout, polled: list[str]) -> None:
+    """The polls and the reconciliation as deployment runs on the two process workers.
+
+    ``polled`` returns were authorized before the webhooks were subscribed: only the intake
+    poll can give them RMAs. The reconciliation looks three days ahead (past every grace
+    period but the 14-day transit one) with ``fail_above={"total": 0}``: any drift, such as
+    a polled return still without an RMA or a settled one not refunded, fails it.
+    """
+    assert without_rma(layout, polled) == polled  # no webhook reached the bridge for them
+    later = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    with (
+        temporary_settings(updates={PREFECT_API_URL: layout.api_url}),
+        get_client(sync_client=True) as client,
+    ):
+        started = time.monotonic()
+        polls = run_deployments(
+            client,
+            {
+                "intake/intake-poll": {"merchant": MERCHANT},
+                "arrival/arrival-poll": {"merchant": MERCHANT},
+            },
+        )
+        polls_s = time.monotonic() - started
+        missing = without_rma(layout, polled)
+        assert missing == [], f"the intake poll created no RMA for {missing}"
+        rest = run_deployments(
+            client,
+            {
+                "completion/completion": {"merchant": MERCHANT},
+                "reconcile/reconcile-now": {
+                    "merchant": MERCHANT,
+                    "now": later,
+                    "fail_above": {"total": 0},
+                },
+            },
+        )
+        runs = {**polls, **rest}
+        bad = {n: r.state for n, r in runs.items() if r.state_type != StateType.COMPLETED}
+        assert bad == {}, f"{bad}\n{process_worker_logs(layout)}"
+        reconcile = runs["reconcile/reconcile-now"]
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[reconcile.id]))
+        )
+        summaries = [a.description for a in artifacts if a.key == f"reconcile-summary-{MERCHANT}"]
+        assert summaries == [f"reconcile {MERCHANT}: 0 drift rows"], summaries
+    names = {str(r.id): n for n, r in runs.items()}
+    per_worker = {
+        h.name: sorted(names[i] for i in h.ran() if i in names) for h in layout.process_workers
+    }
+    print(
+        f"[postgres] {len(polled)} returns without webhooks -> RMAs by the intake poll; "
+        f"polls {polls_s:.1f}s, all {len(runs)} runs {time.monotonic() - started:.1f}s; "
+        f"flow runs per process worker {per_worker}"
+    )
+    assert sum(len(v) for v in per_worker.values()) == len(runs), per_worker
+    assert all(per_worker.values()), per_worker  # both process workers ran at least one
 
 
 def receive_and_wait_for_refunds(layout: Layout, return_ids: list[str]) -> float:
@@ -178,6 +280,7 @@ def receive_and_wait_for_refunds(layout: Layout, return_ids: list[str]) -> float
 
 
 @pytest.mark.postgres
+@pytest.mark.timeout(600)  # under the shared cores' load the start-up with the deploy took 164 s
 def test_receiver_and_two_task_workers_on_their_own_homes_share_only_api_ledger_and_bucket(
     tmp_path: Path,
 ) -> None:
@@ -191,6 +294,11 @@ def test_receiver_and_two_task_workers_on_their_own_homes_share_only_api_ledger_
     a refund, the parameters and results are in the bucket (none on any home), and the sweep
     removes them once older than its cut-off. On the code before the shared storage every
     webhook failed the way the first run does (and ``--task-storage`` did not exist).
+
+    Then the deployments (created by the deploy step) on two process workers, each on its
+    own home too: an intake poll gives RMAs to returns authorized before the webhooks were
+    subscribed, an arrival poll and a completion run, and a reconciliation three days ahead
+    finds no drift at all; all complete, and each worker ran at least one of them.
     """
     base = postgres_url_or_skip("the multi-host layout (Prefect server and ledger on Postgres)")
     ledger_url = fresh_database(base, "bridge_multihome_ledger")
@@ -202,6 +310,7 @@ def test_receiver_and_two_task_workers_on_their_own_homes_share_only_api_ledger_
             tmp_path / "hosts",
             ledger_url=ledger_url,
             task_workers=2,
+            process_workers=2,
             shared_env=CREDENTIALS,
             server_env={"PREFECT_SERVER_DATABASE_CONNECTION_URL": server_url},
             deploy_args=("--task-storage", storage, "--task-storage-endpoint", s3.endpoint_url),
@@ -214,6 +323,7 @@ def test_receiver_and_two_task_workers_on_their_own_homes_share_only_api_ledger_
             line = wait_for_log(layout, "Failed to read parameters")
             assert lost in line, line
 
+            polled = authorize_returns(layout, POLLED)  # no subscription yet: no webhooks
             subscribe_receiver(layout)
             ids = authorize_returns(layout, RETURNS)
             took = wait_for_rmas(layout, ids, lambda: worker_failures(layout))
@@ -259,6 +369,8 @@ def test_receiver_and_two_task_workers_on_their_own_homes_share_only_api_ledger_
             assert gone.returncode == 0, gone.stderr[-2000:]
             assert f"{len(params) + len(results)} deleted" in gone.stdout, gone.stdout
             assert s3.keys("bridge") == []
+
+            polls_and_reconciliation(layout, polled)
 
 
 MEASURE_ENV = "MEASURE_DISPATCH_BURST"  # not BRIDGE_*: the suite strips those

@@ -1,9 +1,11 @@
 """The bridge laid out as separate hosts on one machine: each process its own PREFECT_HOME and
 working directory, sharing only the Prefect API, the ledger and the task storage.
 
-A real ``prefect server``, the deploy step, the webhook receiver (``python -m webhooks``) and
-task workers (``python -m deployments.task_worker``) as child processes; the sandboxes run in
-this process on loopback. Everything started here is stopped on exit.
+A real ``prefect server``, the deploy step, the webhook receiver (``python -m webhooks``),
+task workers (``python -m deployments.task_worker``) and process workers (``prefect worker
+start --type process``, only when the deploy step created the deployments) as child
+processes; the sandboxes run in this process on loopback. Everything started here is stopped
+on exit.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ REPO = Path(__file__).resolve().parents[2]
 MERCHANT = SANDBOX_ACCOUNT
 READY_TIMEOUT_S = 90.0
 _RECEIVED = re.compile(r"Received task run: [0-9a-f-]{36} - (\S+)")
+_RAN = re.compile(r"Flow run '[^']+' - View at \S+/runs/flow-run/([0-9a-f-]{36})")
+PREFECT = str(Path(sys.executable).parent / "prefect")
+POOL = "bridge-pool"
 
 
 @dataclass
@@ -48,6 +53,15 @@ class Host:
         """Names of the task runs this task worker received."""
         return _RECEIVED.findall(self.text())
 
+    def ran(self) -> list[str]:
+        """Ids of the flow runs that ran under this process worker.
+
+        The engine's own "View at .../flow-run/<id>" line, which the worker's child process
+        writes to the worker's output. Not "submitting flow run": both workers can pick up
+        the same run, and the loser's submission is aborted by the server.
+        """
+        return _RAN.findall(self.text())
+
 
 @dataclass
 class Layout:
@@ -62,6 +76,7 @@ class Layout:
     """What every bridge process shares (no PREFECT_HOME): API, ledger, merchant, storage."""
     deploy_output: str
     task_workers: list[Host] = field(default_factory=list)
+    process_workers: list[Host] = field(default_factory=list)
     receiver: Host | None = None
 
     def host_env(self, host: Host) -> dict[str, str]:
@@ -73,6 +88,12 @@ def _host(root: Path, name: str) -> Host:
     home = root / name / "prefect"
     home.mkdir(parents=True)
     return Host(name=name, home=home, log=root / name / f"{name}.log")
+
+
+def _stop(host: Host) -> None:
+    """Stop the host's process group, if it was started."""
+    if host.proc is not None:
+        stop_process(host.proc)
 
 
 def _wait_for(
@@ -87,14 +108,19 @@ def _wait_for(
         time.sleep(0.25)
 
 
-def run_deploy(env: Mapping[str, str], host: Host, *extra: str) -> str:
-    """``python -m deployments.deploy --skip-deploy`` from the deploy host; its output."""
+def run_deploy(env: Mapping[str, str], host: Host, *extra: str, deployments: bool = False) -> str:
+    """``python -m deployments.deploy`` from the deploy host; its output.
+
+    Without ``deployments``: ``--skip-deploy`` (pool, limits, blocks, task storage: what the
+    task workers need, ~20 s less); with it every deployment of prefect.yaml, schedules
+    paused so only the runs a test triggers run.
+    """
     proc = subprocess.run(
         [
             sys.executable,
             "-m",
             "deployments.deploy",
-            "--skip-deploy",
+            *(("--paused",) if deployments else ("--skip-deploy",)),
             "--merchant",
             MERCHANT,
             "--ams-per-hour",
@@ -131,6 +157,42 @@ def start_task_worker(layout: Layout, host: Host) -> Host:
     return host
 
 
+def spawn_process_worker(layout: Layout, host: Host, limit: int = 1) -> Host:
+    """``prefect worker start --pool bridge-pool --type process`` on the host's own home.
+
+    Its working directory is the host's; ``BRIDGE_PROJECT_DIR`` (the checkout, as on a real
+    host) is where the pull step takes each flow run. ``limit=1``: a busy worker leaves the
+    next run to the other one, so concurrent runs spread over both.
+    """
+    args = [PREFECT, "worker", "start", "--pool", POOL, "--type", "process"]
+    host.proc = spawn(
+        [*args, "--name", host.name, "--limit", str(limit)],
+        {
+            **layout.host_env(host),
+            "BRIDGE_PROJECT_DIR": str(REPO),
+            "PYTHONPATH": str(REPO),
+            "PREFECT_WORKER_QUERY_SECONDS": "1",
+        },
+        host.log,
+        cwd=host.home.parent,
+    )
+    layout.process_workers.append(host)
+    return host
+
+
+def wait_for_process_worker(layout: Layout, host: Host) -> None:
+    """Until the server lists the worker in the pool (it has polled once)."""
+
+    def polled() -> bool:
+        try:
+            reply = httpx.post(f"{layout.api_url}/work_pools/{POOL}/workers/filter", timeout=5)
+        except httpx.HTTPError:
+            return False
+        return reply.status_code == 200 and host.name in {w["name"] for w in reply.json()}
+
+    _wait_for(f"process worker {host.name}", polled, host)
+
+
 def start_receiver(env: Mapping[str, str], host: Host) -> tuple[Host, str]:
     """``python -m webhooks --dispatch task`` on a free port; the host and its URL."""
     port = free_port()
@@ -162,8 +224,12 @@ def multi_home_layout(
     deploy_args: tuple[str, ...] = (),
     server_env: Mapping[str, str] | None = None,
     batch_max: int | None = 1,
+    process_workers: int = 0,
 ) -> Iterator[Layout]:
     """Prefect server, deploy step, receiver and ``task_workers`` task workers, each its own home.
+
+    ``process_workers`` > 0: the deploy step creates every deployment too, and that many
+    process workers (each its own home and directory) run them.
 
     ``shared_env`` goes to every bridge process (e.g. the S3 credentials and endpoint);
     ``server_env`` to the Prefect server only (e.g. its Postgres URL). ``batch_max=1``: one
@@ -192,7 +258,10 @@ def multi_home_layout(
             env["BRIDGE_WEBHOOKS_BATCH_MAX"] = str(batch_max)
         deployer = _host(root, "deploy")
         deploy_output = run_deploy(
-            {**env, **prefect_env(deployer.home, api_url)}, deployer, *deploy_args
+            {**env, **prefect_env(deployer.home, api_url)},
+            deployer,
+            *deploy_args,
+            deployments=process_workers > 0,
         )
         layout = Layout(
             api_url=api_url,
@@ -203,11 +272,17 @@ def multi_home_layout(
             env=env,
             deploy_output=deploy_output,
         )
+        for n in range(process_workers):  # started first: they come up while the rest does
+            host = _host(root, f"process-worker-{n + 1}")
+            stack.callback(_stop, host)
+            spawn_process_worker(layout, host)
         for n in range(task_workers):
             host = _host(root, f"task-worker-{n + 1}")
-            stack.callback(lambda h=host: h.proc is not None and stop_process(h.proc))
+            stack.callback(_stop, host)
             start_task_worker(layout, host)
         receiver = _host(root, "receiver")
-        stack.callback(lambda: receiver.proc is not None and stop_process(receiver.proc))
+        stack.callback(_stop, receiver)
         layout.receiver, layout.receiver_url = start_receiver(layout.host_env(receiver), receiver)
+        for host in layout.process_workers:
+            wait_for_process_worker(layout, host)
         yield layout
