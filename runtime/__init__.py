@@ -22,6 +22,7 @@ from runtime.merchants import (
 )
 from runtime.platforms import PLATFORMS, UnknownPlatformError, returns_platform
 from runtime.rate_gate import RateGate, limit_problem, rate_limit_name, read_limit, reset_rate_gates
+from runtime.request_meter import METER
 from runtime.resources import ams_client, get_ledger, reset_resources, returnly_client
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
 
 def reset_runtime() -> None:
     """Forget cached clients, merchant blocks, ledgers and rate-limit notices (tests)."""
+    METER.settle()  # counts so far go to the ledger they were made for
     reset_resources()
     reset_merchants()
     reset_rate_gates()

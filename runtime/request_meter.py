@@ -87,6 +87,18 @@ class RequestMeter:
             return 0
         return sum(counts.values())
 
+    def settle(self) -> None:
+        """Flush now, before the process switches ledgers; what cannot be written is dropped.
+
+        The counts belong to the ledger in use when they were made: kept, the next flush
+        would add them to whichever ledger comes next.
+        """
+        self.flush()
+        with self._lock:
+            dropped, self._counts = sum(self._counts.values()), Counter()
+        if dropped:
+            logger.warning("%d request counts dropped: their ledger is gone", dropped)
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
             self.flush()
