@@ -25,6 +25,8 @@ from typing import Any
 
 import yaml
 
+from deployments.merchant_queues import dedicate, ensure_merchant_queues
+from deployments.task_storage import ensure_task_storage
 from runtime import merchant_names, rate_limit_name
 from runtime.rate_gate import AMS_REQUESTS_PER_HOUR, RETURNLY_REQUESTS_PER_HOUR
 from runtime.task_storage import ENDPOINT_ENV, STORAGE_ENV
@@ -243,8 +245,6 @@ def deploy(
     report.pool_created = ensure_work_pool(report.work_pool)
     report.limits = ensure_rate_limits(merchants, limits or RateLimits())
     register_block_types()
-    from deployments.task_storage import ensure_task_storage
-
     report.task_storage = ensure_task_storage(task_storage, task_storage_endpoint)
     from deployments.alerts import ensure_alert_automation  # imports Prefect (~1.6 s)
 
@@ -254,8 +254,6 @@ def deploy(
         report.deployments = run_prefect_deploy(project_dir, str(api_url))
         report.deploy_s = time.monotonic() - started
     if merchant_queues:
-        from deployments.merchant_queues import dedicate, ensure_merchant_queues
-
         report.queues = ensure_merchant_queues(report.work_pool, merchant_queues)
         report.dedicated = dedicate(report.work_pool, merchant_queues)
     if not skip_deploy and paused:
