@@ -49,7 +49,7 @@ def _latest_artifact_id(ui_url: str, key: str) -> str:
     return str(found.json()[0]["id"])
 
 
-def _ui_checks(summary: dict[str, Any], review_table: str) -> list[PageCheck]:
+def _ui_checks(summary: dict[str, Any], review_table: str, budget_table: str) -> list[PageCheck]:
     runs = summary["deployment_runs"]
     reconcile = next(r for r in runs if r["deployment"] == "reconcile/reconcile-now")
     return [
@@ -64,6 +64,11 @@ def _ui_checks(summary: dict[str, Any], review_table: str) -> list[PageCheck]:
             f"/artifacts/artifact/{review_table}",
             ["review-sandbox-merchant", "suggested_action", "what_happened"],
             "review-queue.png",
+        ),
+        PageCheck(
+            f"/artifacts/artifact/{budget_table}",
+            ["budget-sandbox-merchant", "requests last hour", "limit per hour"],
+            "request-budget.png",
         ),
         PageCheck(
             f"/runs/flow-run/{reconcile['flow_run_id']}",
@@ -138,7 +143,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDemo]:
 def test_the_prefect_ui_shows_the_demo_in_a_real_browser(demo: RunningDemo) -> None:
     require_chromium()
     review_table = _latest_artifact_id(demo.ui_url, "review-sandbox-merchant")
-    seen = open_pages(demo.ui_url, _ui_checks(demo.summary, review_table), SCREENSHOTS)
+    budget_table = _latest_artifact_id(demo.ui_url, "budget-sandbox-merchant")
+    checks = _ui_checks(demo.summary, review_table, budget_table)
+    seen = open_pages(demo.ui_url, checks, SCREENSHOTS)
     for page in seen:
         assert not page.unreachable, f"{page.url}: the UI cannot reach the API ({page.screenshot})"
         assert not page.missing, f"{page.url}: not shown {page.missing} ({page.screenshot})"
