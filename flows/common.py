@@ -3,7 +3,6 @@ publish a short artifact."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar, cast
@@ -19,6 +18,7 @@ from clients.ams import MAX_RECORDS_PER_BATCH
 from runtime import merchant_names
 from stages.inbox import InboxRef
 from stages.outcomes import StageSummary
+from tasks.artifacts import artifact_key as shared_artifact_key
 from tasks.lifecycle import claim_inbox, settle_inbox
 from tasks.review_queue import after_stage
 
@@ -89,7 +89,7 @@ def settling_inbox(inbox: list[InboxRef] | None) -> Iterator[None]:
 
 def artifact_key(stage: str, merchant: str) -> str:
     """Artifact keys allow lowercase letters, digits and dashes only."""
-    return re.sub(r"[^a-z0-9-]+", "-", f"{stage}-{merchant}".lower()).strip("-")
+    return shared_artifact_key(stage, merchant)
 
 
 def for_each_merchant(

@@ -15,11 +15,10 @@ drivers) it is a keyed artifact of its own, listed on the Artifacts page.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from uuid import UUID
 
-from tasks.artifacts import publish_artifact
+from tasks.artifacts import artifact_key, publish_artifact
 
 logger = logging.getLogger(__name__)
 MIN_INTERVAL_S = 2.0
@@ -27,7 +26,7 @@ MIN_INTERVAL_S = 2.0
 
 def progress_key(kind: str, subject: str) -> str:
     """Artifact keys allow lowercase letters, digits and dashes only."""
-    return re.sub(r"[^a-z0-9-]+", "-", f"{kind}-{subject}".lower()).strip("-")
+    return artifact_key(kind, subject)
 
 
 class RunProgress:

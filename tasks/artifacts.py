@@ -8,6 +8,7 @@ those helpers send, linked to the current flow or task run when there is one.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from uuid import UUID
 
@@ -41,3 +42,15 @@ def publish_artifact(kind: str, key: str | None, data: Any, description: str) ->
             )
         )
     return artifact.id
+
+
+def artifact_key(*parts: str, squeeze: bool = False) -> str:
+    """The parts joined by dashes as an artifact key: lowercase letters, digits, dashes only.
+
+    ``squeeze`` also folds runs of dashes into one (the review queue's and the budget's keys
+    always did; the others never did, and changing either would move existing artifacts).
+    """
+    key = re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower())
+    if squeeze:
+        key = re.sub(r"-{2,}", "-", key)
+    return key.strip("-")

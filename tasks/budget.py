@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 from collections import Counter
@@ -33,7 +32,7 @@ from runtime.rate_gate import (
 from runtime.request_meter import METER, minute
 from runtime.resources import get_ledger
 from stages.budget import WARN_SHARE, BudgetRow
-from tasks.artifacts import prefect_available, publish_artifact
+from tasks.artifacts import artifact_key, prefect_available, publish_artifact
 
 logger = logging.getLogger(__name__)
 
@@ -123,8 +122,7 @@ def merchant_budget(
 
 def budget_artifact_key(merchant: str) -> str:
     """The table artifact's key (artifact keys allow lower case, digits and dashes)."""
-    raw = re.sub(r"[^a-z0-9-]+", "-", f"budget-{merchant}".lower())
-    return re.sub(r"-{2,}", "-", raw).strip("-")
+    return artifact_key("budget", merchant, squeeze=True)
 
 
 def publish_budget(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 from datetime import UTC, datetime
@@ -35,7 +34,7 @@ from ledger import (
 )
 from runtime import ams_client, get_ledger, load_merchant, returns_platform
 from stages.review import apply_decision, queue_items, start_review
-from tasks.artifacts import prefect_available, publish_artifact
+from tasks.artifacts import artifact_key, prefect_available, publish_artifact
 from tasks.budget import refresh_budget
 
 logger = logging.getLogger(__name__)
@@ -79,8 +78,7 @@ class DecideResult(BaseModel):
 
 def review_artifact_key(merchant: str, suffix: str = "") -> str:
     """``review-<merchant>[-suffix]``: artifact keys allow lowercase letters, digits, dashes."""
-    raw = f"review-{merchant}-{suffix}" if suffix else f"review-{merchant}"
-    return re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]+", "-", raw.lower())).strip("-")
+    return artifact_key("review", merchant, *([suffix] if suffix else []), squeeze=True)
 
 
 def publish_review_queue(merchant: str, *, force: bool = False) -> bool:

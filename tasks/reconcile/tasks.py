@@ -8,7 +8,6 @@ inside, so secrets never travel as parameters. Frames and drift stay in memory b
 from __future__ import annotations
 
 import logging
-import re
 import time
 from pathlib import Path
 
@@ -40,6 +39,7 @@ from stages.reconcile.report import (
 )
 from stages.reconcile.run import Frames, detect_drift, fetch_frames
 from stages.reconcile.window import Window
+from tasks.artifacts import artifact_key as shared_artifact_key
 from tasks.budget import budget_artifact_key, publish_budget
 from tasks.retry import retry_transient
 
@@ -51,7 +51,7 @@ RETRY_DELAYS: list[float] = [2.0, 10.0]
 
 def artifact_key(prefix: str, merchant: str) -> str:
     """``<prefix>-<merchant>`` restricted to what artifact keys allow (lowercase, digits, -)."""
-    return re.sub(r"[^a-z0-9-]+", "-", f"{prefix}-{merchant}".lower()).strip("-")
+    return shared_artifact_key(prefix, merchant)
 
 
 @task(
