@@ -19,7 +19,7 @@ from ledger.inbox import (
     MarkStatus,
     dead_letter_subject,
 )
-from ledger.leases import DEFAULT_LEASE_TTL_S, new_owner
+from ledger.leases import DEFAULT_LEASE_TTL_S, RENEW_AFTER, HeldLeases, new_owner
 from ledger.links import LinkChange, StageNote
 from ledger.models import (
     Base,
@@ -43,12 +43,14 @@ __all__ = [
     "DONE_STATUSES",
     "HELD_REASON_PREFIX",
     "MAX_INBOX_ATTEMPTS",
+    "RENEW_AFTER",
     "SQLITE_BUSY_TIMEOUT_MS",
     "Base",
     "DoneStatus",
     "ExceptionNote",
     "ExceptionRecord",
     "ExceptionStatus",
+    "HeldLeases",
     "HeldReview",
     "HeldReviewStatus",
     "InboxMessage",

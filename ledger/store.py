@@ -23,8 +23,9 @@ T = TypeVar("T")
 
 DEFAULT_LEASE_TTL_S = 600.0
 """Longer than one write call can take with its safe retries (4 x 35 s timeouts + 3 x 60 s
-Retry-After waits): a lease is renewed right before each write, so it only has to outlive
-that call. Set ``BRIDGE_LEDGER_LEASE_TTL_S`` lower only together with shorter client timeouts."""
+Retry-After waits): each write starts with at least three quarters of it left
+(``ledger.leases.RENEW_AFTER``), so 450 s only have to outlive that call. Set
+``BRIDGE_LEDGER_LEASE_TTL_S`` lower only together with shorter client timeouts."""
 
 
 class Store:

@@ -5,8 +5,9 @@ honouring the idempotency key (neither is known, §A.8.4):
 
 1. **Lease**: a run works on a return's refund only while it holds the return's lease
    (``refund:<return id>`` in the ledger, taken atomically for the batch). A second live run
-   gets ``busy`` and posts nothing. The lease is renewed right before the POST, so it only
-   has to outlive that one request.
+   gets ``busy`` and posts nothing. Before each POST the batch checks that it still holds the
+   lease with most of its time to live left, renewing all its leases in one write when a
+   quarter of it has passed (:class:`ledger.HeldLeases`).
 2. **Read under the lease**: the Returnly return is re-read after the lease is taken. A
    return that shows any refund is settled from what it shows, never posted again.
 3. **Claim**: the refund attempt (unique key) is recorded before the POST and completed after.
@@ -40,6 +41,7 @@ from core.refunds import (
 )
 from ledger import (
     DONE_STATUSES,
+    HeldLeases,
     Ledger,
     Link,
     LinkChange,
@@ -47,7 +49,6 @@ from ledger import (
     RefundClaim,
     RefundDone,
     StageNote,
-    new_owner,
 )
 from platforms import PlatformLike, Refund, RefundQueued, Return, ReturnsPlatform, as_platform
 from stages import names
@@ -270,18 +271,10 @@ def _refunded(item: _Cleared, refund: Refund) -> RefundDone:
     return RefundDone(key, refund.id, refund.refund_amount, link=link)
 
 
-class _Lease(NamedTuple):
-    """The lease a batch holds: who it is, and for how long each renewal lasts."""
-
-    owner: str
-    ttl_s: float | None
-    """None: the ledger's default."""
-
-
 def _post_refund(
     merchant: MerchantConfig,
     item: _Cleared,
-    lease: _Lease,
+    leases: HeldLeases,
     *,
     ledger: Ledger,
     platform: ReturnsPlatform,
@@ -293,7 +286,7 @@ def _post_refund(
     rid = item.ret.id
     last: BridgeClientError | None = None
     for _ in range(REFUND_POST_ATTEMPTS):
-        if not ledger.renew_lease(merchant.name, refund_lease_key(rid), lease.owner, lease.ttl_s):
+        if not leases.hold([refund_lease_key(rid)]):
             return ReturnOutcome.of(
                 merchant, rid, "busy", "refund lease lost before posting; another run settles it"
             )
@@ -322,7 +315,7 @@ def _post_refund(
 def _refund_cleared(
     merchant: MerchantConfig,
     cleared: Sequence[_Cleared],
-    lease: _Lease,
+    leases: HeldLeases,
     *,
     ledger: Ledger,
     platform: ReturnsPlatform,
@@ -348,7 +341,7 @@ def _refund_cleared(
                 continue
             # A pending attempt left by a crash is safe to post again here: the return was
             # re-read under this lease and shows no refund.
-            made = _post_refund(merchant, item, lease, ledger=ledger, platform=platform)
+            made = _post_refund(merchant, item, leases, ledger=ledger, platform=platform)
             if isinstance(made, ReturnOutcome):
                 outcomes[rid] = made
                 continue
@@ -425,11 +418,9 @@ def _complete_leased(
     approval: RefundApproval | None = None,
 ) -> dict[str, ReturnOutcome]:
     """Take the leases of ``ready`` returns, assess and refund those held, give them back."""
-    lease = _Lease(new_owner(), ttl_s)
+    leases = HeldLeases(ledger, merchant.name, ttl_s=ttl_s)
     keys = [refund_lease_key(link.return_id) for link, _ in ready]
-    held = (
-        set(keys) if dry_run else set(ledger.take_leases(merchant.name, keys, lease.owner, ttl_s))
-    )
+    held = set(keys) if dry_run else set(leases.take(keys))
     outcomes: dict[str, ReturnOutcome] = {}
     cleared: list[_Cleared] = []
     try:
@@ -455,11 +446,11 @@ def _complete_leased(
                 cleared.append(checked)
         if cleared:
             outcomes.update(
-                _refund_cleared(merchant, cleared, lease, ledger=ledger, platform=platform)
+                _refund_cleared(merchant, cleared, leases, ledger=ledger, platform=platform)
             )
     finally:
         if not dry_run:
-            ledger.release_leases(merchant.name, sorted(held), lease.owner)
+            leases.release()
     return outcomes
 
 

@@ -23,7 +23,7 @@ from clients.ams.statuses import OPEN, is_ams_status
 from clients.errors import is_retryable
 from core.mapping import customer_identifier_for, map_return_to_rma
 from core.merchant import MerchantConfig
-from ledger import ExceptionNote, Ledger, Link, LinkChange, StageNote, new_owner
+from ledger import ExceptionNote, HeldLeases, Ledger, Link, LinkChange, StageNote, new_owner
 from platforms import CANCELLED_STATUSES, Return
 from stages import names
 from stages.outcomes import ReturnOutcome
@@ -168,8 +168,8 @@ def _create_leased(
     The links found are written before the leases are given back; a batch whose POST
     failed without a clear answer gives its leases back in doubt.
     """
-    owner = new_owner()
-    taken = ledger.take_leases(merchant.name, [rma_lease_key(r.id) for r, _ in to_create], owner)
+    leases = HeldLeases(ledger, merchant.name)
+    taken = leases.take([rma_lease_key(r.id) for r, _ in to_create])
     in_doubt: list[str] = []
     outcomes: list[ReturnOutcome] = []
     try:
@@ -201,12 +201,11 @@ def _create_leased(
             else:
                 todo.append((ret, rma))
         for chunk in in_batches(todo):
-            # One POST per 30, each right after renewing its leases (a lease another run took
-            # over meanwhile is left to that run); links are written after each POST, so the
-            # RMAs already created are never forgotten when a later POST fails.
-            still = ledger.renew_leases(
-                merchant.name, [rma_lease_key(ret.id) for ret, _ in chunk], owner
-            )
+            # One POST per 30, each only while its leases are held with time to spare (a
+            # lease another run took over meanwhile is left to that run); links are written
+            # after each POST, so the RMAs already created are never forgotten when a later
+            # POST fails.
+            still = leases.hold([rma_lease_key(ret.id) for ret, _ in chunk])
             for ret, _ in chunk:
                 if rma_lease_key(ret.id) not in still:
                     detail = "RMA lease lost before posting; another run settles it"
@@ -229,7 +228,7 @@ def _create_leased(
             in_doubt = list(taken)
             raise
         finally:
-            ledger.release_leases(merchant.name, list(taken), owner, in_doubt=in_doubt)
+            leases.release(in_doubt=in_doubt)
     return outcomes
 
 

@@ -43,8 +43,9 @@ of a few seconds is past it without holding a worker thread for the default 30 s
 LEASE_TTL_S = 60.0
 """The ledger's lease time to live in the chaos run (``BRIDGE_LEDGER_LEASE_TTL_S``, default
 600 s): a lease held by a killed process blocks its return until it runs out, and with the
-default a 300-return run waited ten minutes after a kill. 60 s still outlasts one write with
-its retries at a 5 s read timeout."""
+default a 300-return run waited ten minutes after a kill. Each write starts with at least 45 s
+of it left (``ledger.leases.RENEW_AFTER``), more than one write with its retries at a 5 s read
+timeout."""
 TASK_QUEUE_SIZE = 500_000
 """The server keeps background task runs for task workers in memory, 1000 by default; past that
 ``.delay()`` blocks inside the server. A 10,000-return burst queues far more."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger import Ledger, new_owner, open_ledger
+from ledger import HeldLeases, Ledger, new_owner, open_ledger
 from tests.support.processes import run_released_together
 from tests.unit.ledger.test_ledger_concurrency import THREADS, Race
 
@@ -97,3 +97,56 @@ def test_process_race_gives_each_lease_to_exactly_one(ledger_url: str, tmp_path:
     lines = run_released_together(_CHILD, [[ledger_url, f"proc-{p}"] for p in range(3)], tmp_path)
     everything = [key for line in lines for key in json.loads(line)]  # a key won twice shows twice
     assert sorted(everything) == sorted(f"refund:{j}" for j in range(41))
+
+
+class _Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_held_leases_renew_in_one_write_once_a_quarter_of_their_time_has_passed(
+    ledger: Ledger,
+) -> None:
+    clock = _Clock()
+    held = HeldLeases(ledger, "m", "a", ttl_s=100.0, clock=clock)
+    assert held.take(["refund:1", "refund:2", "refund:3"]) == dict.fromkeys(
+        ["refund:1", "refund:2", "refund:3"], False
+    )
+    for key in ("refund:1", "refund:2", "refund:3"):
+        clock.now += 8.0  # 24 s in all: under a quarter of 100 s
+        assert held.hold([key]) == {key}
+    assert held.renewals == 0
+    clock.now += 1.0  # 25 s
+    assert held.hold(["refund:3"]) == {"refund:3"}
+    assert held.renewals == 1
+    assert held.hold(["refund:1", "refund:2"]) == {"refund:1", "refund:2"}  # fresh again
+    assert held.renewals == 1
+    assert held.hold(["refund:9"]) == set()  # never taken
+    assert held.release() == 3
+    assert ledger.lease_holder("m", "refund:1") is None
+
+
+def test_held_leases_drop_a_key_another_run_took_after_it_ran_out(ledger: Ledger) -> None:
+    held = HeldLeases(ledger, "m", "a", ttl_s=0.2)
+    held.take(["refund:1", "refund:2"])
+    time.sleep(0.25)  # both ran out; b takes one of them
+    assert ledger.take_leases("m", ["refund:2"], "b") == {"refund:2": True}
+    assert held.hold(["refund:1", "refund:2"]) == {"refund:1"}
+    assert held.held == {"refund:1"}
+    assert held.release() == 1
+    assert ledger.lease_holder("m", "refund:2") is not None  # b's, untouched
+
+
+def test_held_leases_a_live_lease_is_never_taken_while_hold_skips_renewal(
+    ledger: Ledger,
+) -> None:
+    """The skip is safe because the lease cannot have run out: a rival gets nothing."""
+    held = HeldLeases(ledger, "m", "a", ttl_s=2.0)
+    held.take(["refund:1"])
+    assert ledger.take_leases("m", ["refund:1"], "b") == {}
+    assert held.hold(["refund:1"]) == {"refund:1"} and held.renewals == 0
