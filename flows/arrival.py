@@ -19,8 +19,8 @@ def _arrival_one(merchant: str, dry_run: bool) -> StageSummary:
     outcomes, rmas = poll_open_rmas(merchant)
     # Also returns whose receipt was recorded earlier but whose refund never finished (the
     # run died, or a lost answer left the attempt in doubt): no one else would look again.
-    left = received_returns(merchant)
-    received = list(dict.fromkeys([*received_return_ids(outcomes), *left]))
+    # In the order of the platform's list, so each batch re-reads its returns in few pages.
+    received = received_returns(merchant, also=received_return_ids(outcomes))
     by_cid = {r.customer_identifier: r for r in rmas}
     futures = [
         refund_returns.submit(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from ledger.columns import utcnow
@@ -34,6 +35,8 @@ class LinkChange(NamedTuple):
     stage: str | None = None
     status: str | None = None
     history: StageNote | None = None
+    platform_updated_at: datetime | None = None
+    """The return's ``updated_at`` as just read from its platform (kept only when newer)."""
 
 
 _PREFETCH_CHUNK = 400
@@ -72,17 +75,55 @@ class _Known:
         return list({id(row): row for row in found if row is not None}.values())
 
 
-def _apply(session: Session, merchant: str, c: LinkChange, known: _Known) -> Link:
-    """Create or fill in one link (and its history entry) inside ``session``."""
+class _Batch:
+    """What one ``apply_link_changes`` call writes: history rows always in one bulk insert;
+    new links too when the caller needs no persistent objects back (``bulk``)."""
+
+    def __init__(self, session: Session, merchant: str, bulk: bool) -> None:
+        self.session, self.merchant, self.bulk = session, merchant, bulk
+        self.events: list[dict[str, Any]] = []
+        self.new_links: list[Link] = []
+
+    def flush(self) -> None:
+        """Insert the history rows and (``bulk``) the new links: two statements."""
+        if self.new_links:
+            now = utcnow()
+            rows = [
+                {col: getattr(link, col) for col in _NEW_LINK_COLUMNS}
+                | {"created_at": now, "updated_at": now}
+                for link in self.new_links
+            ]
+            self.session.execute(insert(Link), rows)
+        if self.events:
+            self.session.execute(insert(StageEvent), self.events)
+
+
+_NEW_LINK_COLUMNS = (
+    "merchant",
+    "return_id",
+    "customer_identifier",
+    "rma_number",
+    "ams_uuid",
+    "stage",
+    "status",
+    "platform_updated_at",
+)
+
+
+def _apply(batch: _Batch, c: LinkChange, known: _Known) -> Link:
+    """Create or fill in one link (and its history entry) inside the batch's session."""
+    merchant = batch.merchant
     if c.history is not None:
-        session.add(
-            StageEvent(
-                merchant=merchant,
-                return_id=c.return_id,
-                stage=c.history.stage,
-                outcome=c.history.outcome,
-                detail=c.history.detail,
-            )
+        batch.events.append(
+            {
+                "merchant": merchant,
+                "return_id": c.return_id,
+                "stage": c.history.stage,
+                "outcome": c.history.outcome,
+                "detail": c.history.detail,
+                "run_id": None,
+                "recorded_at": utcnow(),
+            }
         )
     rows = known.matching(c)
     for row in rows:
@@ -100,6 +141,12 @@ def _apply(session: Session, merchant: str, c: LinkChange, known: _Known) -> Lin
             if value is not None and getattr(link, field) != value:
                 setattr(link, field, value)
                 changed = True
+        seen = c.platform_updated_at
+        if seen is not None and (
+            link.platform_updated_at is None or seen > link.platform_updated_at
+        ):
+            link.platform_updated_at = seen
+            changed = True
         if changed:
             link.updated_at = utcnow()
         return link
@@ -111,20 +158,31 @@ def _apply(session: Session, merchant: str, c: LinkChange, known: _Known) -> Lin
         ams_uuid=c.ams_uuid,
         stage=c.stage or DEFAULT_STAGE,
         status=c.status,
+        platform_updated_at=c.platform_updated_at,
     )
-    session.add(link)
+    if batch.bulk:
+        batch.new_links.append(link)  # inserted by flush(); later changes fill it in first
+    else:
+        batch.session.add(link)
     known.add(link)
     return link
 
 
 def apply_link_changes(
-    session: Session, merchant: str, changes: Sequence[LinkChange]
+    session: Session, merchant: str, changes: Sequence[LinkChange], *, bulk: bool = False
 ) -> list[Link]:
-    """Create or fill in links (and their history) inside ``session``: one read for the batch."""
+    """Create or fill in links (and their history) inside ``session``: one read for the batch.
+
+    ``bulk``: new links are written in one insert and come back unbound to the session (no
+    ``id``); ORM objects cost about twice as much per link (measured on a 30-link batch).
+    """
     if not changes:
         return []
     known = _Known(session, merchant, changes)
-    return [_apply(session, merchant, c, known) for c in changes]
+    batch = _Batch(session, merchant, bulk)
+    links = [_apply(batch, c, known) for c in changes]
+    batch.flush()
+    return links
 
 
 class LinksMixin(Store):

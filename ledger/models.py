@@ -60,6 +60,10 @@ class Link(Base):
     rma_number: Mapped[str | None] = mapped_column(String(ID_LEN))
     stage: Mapped[str] = mapped_column(String(CODE_LEN))
     status: Mapped[str | None] = mapped_column(String(CODE_LEN))
+    platform_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """The return's ``updated_at`` on its platform when the bridge last read it: a lower
+    bound of its value now (platforms only move it forward), so completion can re-read a
+    batch by listing from the oldest one instead of one GET per return."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -169,7 +169,7 @@ class RefundsMixin(Store):
                     elif done.link is not None:
                         links.append(done.link)
                     rows.append(row)
-                apply_link_changes(session, merchant, links)
+                apply_link_changes(session, merchant, links, bulk=True)
                 return rows
 
         rows = self._retry_race(attempt) if results else []

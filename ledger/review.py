@@ -119,7 +119,7 @@ class ReviewMixin(Store):
         def attempt() -> list[tuple[ExceptionRecord, bool]]:
             with self._write() as session:
                 rows = [open_or_count(session, merchant, n) for n in notes]
-                apply_link_changes(session, merchant, links)
+                apply_link_changes(session, merchant, links, bulk=True)
                 return rows
 
         return self._retry_race(attempt) if (notes or links) else []

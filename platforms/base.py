@@ -138,6 +138,17 @@ class ReturnsPlatform(Protocol):
         """
         ...
 
+    def read_listed(
+        self, return_ids: Collection[str], *, updated_since: datetime
+    ) -> dict[str, Return]:
+        """As many of ``return_ids`` as a listing from ``updated_since`` finds at a profit.
+
+        ``updated_since`` must be a lower bound of every one's ``updated_at`` now (the value
+        the bridge last read). The caller reads the others one by one with
+        :meth:`read_return`; a platform with no such listing returns nothing.
+        """
+        ...
+
     def refund(
         self, ret: Return, decision: RefundDecision, *, idempotency_key: str
     ) -> Refund | RefundQueued:

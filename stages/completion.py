@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -58,6 +59,9 @@ logger = logging.getLogger(__name__)
 
 REFUND_POST_ATTEMPTS = 3
 """POSTs of one refund within one lease, each after a read-back showed no refund."""
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def refund_lease_key(return_id: str) -> str:
@@ -226,13 +230,16 @@ def _assess(
     platform: ReturnsPlatform,
     dry_run: bool,
     approval: RefundApproval | None = None,
+    listed: Return | None = None,
 ) -> ReturnOutcome | _Cleared:
     """Under the lease: read the return, decide; the outcome when it stops here, else cleared.
 
-    With ``approval`` (a reviewer approved the held refund) the holds are lifted first.
+    ``listed``: the return as the batch's listed re-read found it, under this lease (else it
+    is read here). With ``approval`` (a reviewer approved the held refund) the holds are
+    lifted first.
     """
     return_id = link.return_id
-    ret = platform.read_return(return_id)
+    ret = listed if listed is not None else platform.read_return(return_id)
     if approval is None:
         decision = decide_refund(ret, rma, merchant.policy)
     else:
@@ -255,6 +262,20 @@ def _assess(
         amount = decision.expected_refund_amount
         return ReturnOutcome.of(merchant, return_id, "planned", f"would refund {amount}")
     return _Cleared(link, ret, decision, decision.refund_key)
+
+
+def _read_listed(platform: ReturnsPlatform, links: Sequence[Link]) -> dict[str, Return]:
+    """Under the leases: the batch's returns read by listing from the oldest ``updated_at``
+    the bridge saw among them, where the platform finds that cheaper than one GET each.
+
+    Returns never read with their timestamp (older links) are left to one GET each.
+    """
+    known = {lk.return_id: lk.platform_updated_at for lk in links}
+    stamps = [t for t in known.values() if t is not None]
+    if not stamps:
+        return {}
+    ids = [rid for rid, t in known.items() if t is not None]
+    return platform.read_listed(ids, updated_since=min(stamps))
 
 
 def _refunded(item: _Cleared, refund: Refund) -> RefundDone:
@@ -359,6 +380,20 @@ def _wire_lines(decision: RefundDecision) -> list[dict[str, Any]]:
     return [ln.model_dump(mode="json") for ln in decision.lines]
 
 
+def in_reread_order(ledger: Ledger, merchant: str, return_ids: Sequence[str]) -> list[str]:
+    """``return_ids`` (once each) by the platform ``updated_at`` the bridge last saw, unknown
+    last: batches cut from this order are narrow slices of the platform's list, so each
+    batch's listed re-read reads few pages that are not its own."""
+    wanted = list(dict.fromkeys(return_ids))
+    seen = {
+        lk.return_id: lk.platform_updated_at
+        for lk in ledger.links_for(merchant, return_ids=wanted)
+        if lk.platform_updated_at is not None
+    }
+    position = {rid: n for n, rid in enumerate(wanted)}
+    return sorted(wanted, key=lambda rid: (rid not in seen, seen.get(rid) or _EPOCH, position[rid]))
+
+
 def complete_returns(
     merchant: MerchantConfig,
     return_ids: Sequence[str],
@@ -424,6 +459,9 @@ def _complete_leased(
     outcomes: dict[str, ReturnOutcome] = {}
     cleared: list[_Cleared] = []
     try:
+        listed = _read_listed(
+            platform, [lk for lk, _ in ready if refund_lease_key(lk.return_id) in held]
+        )
         for link, rma in ready:
             rid = link.return_id
             if refund_lease_key(rid) not in held:
@@ -439,6 +477,7 @@ def _complete_leased(
                 platform=platform,
                 dry_run=dry_run,
                 approval=approval,
+                listed=listed.get(rid),
             )
             if isinstance(checked, ReturnOutcome):
                 outcomes[rid] = checked

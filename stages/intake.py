@@ -70,6 +70,7 @@ class _Writes:
                 rma_number=ret.rma,
                 stage=stage,
                 history=StageNote("intake", "exception", {"reason": reason}),
+                platform_updated_at=ret.updated_at,
             )
         )
         logger.warning("return %s held: %s", ret.id, message)
@@ -293,6 +294,7 @@ def _record_created(
                     stage=names.RMA_CREATED,
                     status="open",
                     history=StageNote("intake", "created"),
+                    platform_updated_at=ret.updated_at,
                 )
             )
             outcomes.append(ReturnOutcome.of(merchant, ret.id, "created"))
@@ -347,6 +349,7 @@ def _adopt(merchant: MerchantConfig, ret: Return, existing: Rma, writes: _Writes
             stage=stage,
             status=existing.status,
             history=StageNote("intake", "already_done", {"ams_id": existing.id}),
+            platform_updated_at=ret.updated_at,
         )
     )
     return ReturnOutcome.of(merchant, ret.id, "already_done", "RMA already in AMS")

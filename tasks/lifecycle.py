@@ -16,7 +16,7 @@ from clients.returnly import Return
 from runtime import ams_client, get_ledger, load_merchant, returns_platform
 from stages import names
 from stages.arrival import fetch_open_rmas, record_rmas
-from stages.completion import complete_return, complete_returns
+from stages.completion import complete_return, complete_returns, in_reread_order
 from stages.inbox import (
     InboxRef,
     process_inbox_batch,
@@ -182,9 +182,12 @@ def refund_returns(
 
 
 @task(name="received-returns", cache_policy=NONE)
-def received_returns(merchant: str) -> list[str]:
-    """Returns whose RMA is received and not yet refunded or held."""
-    return [lk.return_id for lk in get_ledger().links_in_stage(merchant, {names.RECEIVED})]
+def received_returns(merchant: str, also: list[str] | None = None) -> list[str]:
+    """``also`` and every return whose RMA is received and not yet refunded or held, in the
+    order completion's listed re-reads want them (:func:`stages.completion.in_reread_order`)."""
+    ledger = get_ledger()
+    waiting = [lk.return_id for lk in ledger.links_in_stage(merchant, {names.RECEIVED})]
+    return in_reread_order(ledger, merchant, [*(also or []), *waiting])
 
 
 @task(

@@ -195,6 +195,23 @@ class ReturnlyClient(ClosingClient):
         ``statuses`` and ``updated_before`` (exclusive) are always applied here, and sent to the
         server only when ``send_status_filter`` is on.
         """
+        for page in self.iter_return_pages(
+            updated_since=updated_since,
+            include=include,
+            statuses=statuses,
+            updated_before=updated_before,
+        ):
+            yield from page
+
+    def iter_return_pages(
+        self,
+        *,
+        updated_since: datetime | None = None,
+        include: Collection[str] = DEFAULT_INCLUDE,
+        statuses: Collection[str] | None = None,
+        updated_before: datetime | None = None,
+    ) -> Iterator[list[Return]]:
+        """:meth:`iter_returns` one page (one request) at a time, so a caller can stop early."""
         if isinstance(include, str):  # a bare string would be split into letters below
             include = (include,)
         if isinstance(statuses, str):
@@ -223,17 +240,17 @@ class ReturnlyClient(ClosingClient):
             with parsing(ReturnlyResponseError, response):
                 returns = parse_returns_document(document, consume=True)
                 url = self._next_url(document, seen)
-            if wanted is None and updated_before is None:
-                yield from returns
-            else:
-                for ret in returns:
-                    if wanted is not None and ret.status not in wanted:
-                        continue
-                    if updated_before is not None and ret.updated_at >= updated_before:
-                        continue
-                    yield ret
             logger.debug("read a page of %d returns (more: %s)", len(returns), url is not None)
             query = None  # the next link carries every parameter; never rebuild it
+            if wanted is None and updated_before is None:
+                yield returns
+            else:
+                yield [
+                    ret
+                    for ret in returns
+                    if (wanted is None or ret.status in wanted)
+                    and (updated_before is None or ret.updated_at < updated_before)
+                ]
 
     def list_returns(
         self,

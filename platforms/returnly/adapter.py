@@ -22,6 +22,10 @@ from platforms.base import Capabilities, PlatformErrors
 NAME: Final = "returnly"
 FRAME_INCLUDE: Final = ("return_line_items", "refunds")
 """Only what the drift frames read: lines and refunds (labels, vouchers... are not compared)."""
+LIST_MIN: Final = 4
+"""Fewer returns than this are re-read one GET each: a page would save too little."""
+LIST_SLACK: Final = 2
+"""Pages a listed re-read may read beyond the returns it found before it gives up."""
 ERRORS: Final = PlatformErrors(
     any=ReturnlyError, not_found=ReturnlyNotFoundError, conflict=ReturnlyConflictError
 )
@@ -74,6 +78,28 @@ class ReturnlyPlatform:
         if frame:
             return self.client.get_return(return_id, include=FRAME_INCLUDE)
         return self.client.get_return(return_id)
+
+    def read_listed(
+        self, return_ids: Collection[str], *, updated_since: datetime
+    ) -> dict[str, Return]:
+        """Pages of ``GET /returns.json?min_updated_at=`` until every return is found, or until
+        the pages read outnumber the returns found by :data:`LIST_SLACK` (then one GET each
+        is cheaper: the rest of the list is mostly other returns).
+
+        A return seen twice (it moved while the pages were read) keeps its later record. At
+        most ``LIST_SLACK`` requests more than one GET per return; with returns sorted by
+        ``updated_at`` into batches, about one request per page of returns.
+        """
+        wanted = set(return_ids)
+        found: dict[str, Return] = {}
+        if len(wanted) < LIST_MIN:
+            return found
+        pages = self.client.iter_return_pages(updated_since=updated_since)
+        for read, page in enumerate(pages, start=1):
+            found.update((ret.id, ret) for ret in page if ret.id in wanted)
+            if len(found) == len(wanted) or read - len(found) >= LIST_SLACK:
+                break
+        return found
 
     def refund(self, ret: Return, decision: RefundDecision, *, idempotency_key: str) -> Refund:
         """``POST /refunds.json`` with the amounts the bridge decided (``restock: false``)."""

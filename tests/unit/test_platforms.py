@@ -4,14 +4,19 @@ refused when the merchant is loaded; the Returnly adapter is what the stages get
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 import runtime
-from clients.returnly import ReturnlyClient
+from clients.returnly import Return, ReturnlyClient
 from core.merchant import merchant_from_settings
 from platforms import ReturnlyPlatform, ReturnsPlatform, as_platform
+from platforms.returnly.adapter import LIST_MIN, LIST_SLACK
+from tests.unit.core.factories import returnly_return
 
 
 def _merchants_file(tmp_path: Path, **over: object) -> Path:
@@ -52,3 +57,48 @@ def test_a_bare_returnly_client_is_wrapped_once() -> None:
     assert isinstance(platform, ReturnlyPlatform) and platform.client is client
     assert as_platform(platform) is platform
     client.close()
+
+
+class _Pages:
+    """A Returnly client stand-in that serves fixed pages and counts the ones read."""
+
+    def __init__(self, pages: list[list[str]]) -> None:
+        self.pages = pages
+        self.read = 0
+
+    def iter_return_pages(self, **_: object) -> Iterator[list[Return]]:
+        for n, page in enumerate(self.pages):
+            self.read += 1
+            yield [returnly_return(id=rid, status="authorized", rma=f"p{n}") for rid in page]
+
+
+def _listed(pages: list[list[str]], wanted: list[str]) -> tuple[dict[str, Return], int]:
+    client = _Pages(pages)
+    platform = ReturnlyPlatform(client=cast(ReturnlyClient, client))
+    found = platform.read_listed(wanted, updated_since=datetime(2026, 1, 1, tzinfo=UTC))
+    return found, client.read
+
+
+def test_a_listed_reread_stops_once_every_return_is_found() -> None:
+    found, read = _listed([["a", "b", "x"], ["c", "d"], ["e"]], ["a", "b", "c", "d"])
+    assert sorted(found) == ["a", "b", "c", "d"]
+    assert read == 2  # the third page is never asked for
+
+
+def test_a_listed_reread_gives_up_when_the_pages_find_too_little() -> None:
+    """Mostly other returns: after LIST_SLACK pages ahead of what it found it stops; the
+    caller reads the rest one by one, so the listing cost at most LIST_SLACK requests more."""
+    others = [[f"o{p}-{i}" for i in range(3)] for p in range(10)]
+    found, read = _listed(others, ["a", "b", "c", "d"])
+    assert (found, read) == ({}, LIST_SLACK)
+
+
+def test_a_return_seen_twice_keeps_its_later_record() -> None:
+    """It moved to the end of the list while the pages were read: the later page is newer."""
+    found, _ = _listed([["a", "b", "c"], ["d", "a"]], ["a", "b", "c", "d"])
+    assert found["a"].rma == "p1"
+
+
+def test_a_few_returns_are_not_listed_at_all() -> None:
+    found, read = _listed([["a", "b"]], ["a", "b"][: LIST_MIN - 1])
+    assert (found, read) == ({}, 0)
