@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 
 from ledger.columns import utcnow
 from ledger.models import Lease
@@ -78,22 +78,25 @@ class LeasesMixin(Store):
                 )
                 rows = {row.key: row for row in session.scalars(query)}
                 taken: dict[str, bool] = {}
+                new: list[dict[str, object]] = []
                 for key in wanted:
                     row = rows.get(key)
                     if row is None:
-                        session.add(
-                            Lease(
-                                merchant=merchant,
-                                key=key,
-                                owner=owner,
-                                taken_at=now,
-                                expires_at=until,
-                            )
+                        new.append(
+                            {
+                                "merchant": merchant,
+                                "key": key,
+                                "owner": owner,
+                                "taken_at": now,
+                                "expires_at": until,
+                            }
                         )
                         taken[key] = False
                     elif row.owner == owner or row.expires_at <= now:
                         taken[key] = row.owner != owner
                         row.owner, row.taken_at, row.expires_at = owner, now, until
+                if new:  # one insert: ORM objects cost about twice as much per lease
+                    session.execute(insert(Lease), new)
                 return taken
 
         return self._retry_race(attempt)
