@@ -48,32 +48,56 @@ def open_or_count(
     session: Session, merchant: str, note: ExceptionNote
 ) -> tuple[ExceptionRecord, bool]:
     """Inside ``session``: count another sighting of the open exception, or open one."""
-    subject = note.subject or note.return_id or payload_subject(note.payload)
-    print_ = fingerprint(merchant, note.reason, subject)
-    row = session.scalars(
-        select(ExceptionRecord).where(ExceptionRecord.open_fingerprint == print_).with_for_update()
-    ).first()
-    if row is not None:
-        row.occurrences += 1
-        row.last_seen_at = utcnow()
-        return row, False
-    row = ExceptionRecord(
-        merchant=merchant,
-        reason=note.reason,
-        message=note.message,
-        payload=note.payload,
-        return_id=note.return_id,
-        stage=note.stage,
-        source=note.source,
-        subject=subject,
-        fingerprint=print_,
-        open_fingerprint=print_,
-        status="open",
-        occurrences=1,
-    )
-    session.add(row)
-    session.flush()  # a second note with the same fingerprint in this batch must find it
-    return row, True
+    return open_or_count_many(session, merchant, [note])[0]
+
+
+_FINGERPRINT_CHUNK = 400
+"""Fingerprints per ``IN`` list when looking up a batch's open exceptions."""
+
+
+def open_or_count_many(
+    session: Session, merchant: str, notes: Sequence[ExceptionNote]
+) -> list[tuple[ExceptionRecord, bool]]:
+    """:func:`open_or_count` for a batch: one lookup of the open rows, ``(row, created)`` per
+    note; a second note with the same fingerprint counts on the row the first one opened."""
+    prints: list[tuple[ExceptionNote, str, str]] = []
+    for note in notes:
+        subject = note.subject or note.return_id or payload_subject(note.payload)
+        prints.append((note, subject, fingerprint(merchant, note.reason, subject)))
+    wanted = sorted({p for _, _, p in prints})
+    open_rows: dict[str, ExceptionRecord] = {}
+    for start in range(0, len(wanted), _FINGERPRINT_CHUNK):
+        query = select(ExceptionRecord).where(
+            ExceptionRecord.open_fingerprint.in_(wanted[start : start + _FINGERPRINT_CHUNK])
+        )
+        for row in session.scalars(query.with_for_update()):
+            open_rows[row.fingerprint] = row
+    out: list[tuple[ExceptionRecord, bool]] = []
+    for note, subject, print_ in prints:
+        row = open_rows.get(print_)
+        if row is not None:
+            row.occurrences += 1
+            row.last_seen_at = utcnow()
+            out.append((row, False))
+            continue
+        row = ExceptionRecord(
+            merchant=merchant,
+            reason=note.reason,
+            message=note.message,
+            payload=note.payload,
+            return_id=note.return_id,
+            stage=note.stage,
+            source=note.source,
+            subject=subject,
+            fingerprint=print_,
+            open_fingerprint=print_,
+            status="open",
+            occurrences=1,
+        )
+        session.add(row)
+        open_rows[print_] = row
+        out.append((row, True))
+    return out
 
 
 class ReviewMixin(Store):
@@ -118,7 +142,7 @@ class ReviewMixin(Store):
 
         def attempt() -> list[tuple[ExceptionRecord, bool]]:
             with self._write() as session:
-                rows = [open_or_count(session, merchant, n) for n in notes]
+                rows = open_or_count_many(session, merchant, notes)
                 apply_link_changes(session, merchant, links, bulk=True)
                 return rows
 
