@@ -6,7 +6,8 @@ serving) and make the same API calls at the same concurrency:
   intake      list returns (pages of 100, with includes), map, POST /rmas in batches of 30
   warehouse   DataFactory receiveFull for every RMA (NOT timed; callbacks held)
   arrival     list the RMAs created since intake (ids), GET /rmas?id= in batches of 30
-  completion  per return: GET the Returnly return, POST the refund
+  completion  list the Returnly returns again from the oldest updated_at intake saw (the
+              re-read, as the bridge batches it), then per return POST the refund
 
 The bridge additionally keeps its ledger (SQLite), runs Prefect tasks against a local Prefect
 server (SQLite) and publishes artifacts: that overhead is what the ratio measures.
@@ -38,7 +39,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import requestcounts as rc
 
-from clients.returnly import parse_returns_document
+from clients.returnly import format_timestamp, parse_returns_document
 from core.mapping import map_return_to_rma
 from core.merchant import merchant_from_settings
 from core.settings import SANDBOX_ACCOUNT, SANDBOX_AMS_TOKEN, SANDBOX_RETURNLY_TOKEN
@@ -132,15 +133,20 @@ async def baseline(returnly: str, ams: str, concurrency: int) -> dict[str, float
             for rma in page
         ]
 
+        # The re-read before refunding, as the bridge makes it: the list from the oldest
+        # updated_at intake saw, page by page (links.next), instead of one GET per return.
+        since = format_timestamp(min(r.updated_at for r in wanted))
+        url = f"{returnly}/returns.json?include={INCLUDE}&page_size=100&min_updated_at={since}"
+        fresh = {}
+        while url:
+            doc = (await c.get(url, headers=RH)).json()
+            fresh.update((r.id, r) for r in parse_returns_document(doc))
+            url = doc["links"]["next"]
+
         async def refund(rma: dict[str, Any]) -> None:
             rid = rma["customer_identifier"].removeprefix("RLY-")
             async with sem:
-                doc = (
-                    await c.get(f"{returnly}/returns/{rid}.json?include={INCLUDE}", headers=RH)
-                ).json()
-                ret = parse_returns_document(
-                    {"data": [doc["data"]], "included": doc.get("included", [])}
-                )[0]
+                ret = fresh[rid]
                 lines = [{"return_line_item_id": ln.id, "units": ln.units} for ln in ret.line_items]
                 body = {
                     "data": {
