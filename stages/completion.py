@@ -8,8 +8,10 @@ honouring the idempotency key (neither is known, §A.8.4):
    gets ``busy`` and posts nothing. Before each POST the batch checks that it still holds the
    lease with most of its time to live left, renewing all its leases in one write when a
    quarter of it has passed (:class:`ledger.HeldLeases`).
-2. **Read under the lease**: the Returnly return is re-read after the lease is taken. A
-   return that shows any refund is settled from what it shows, never posted again.
+2. **Read under the lease**: the Returnly return is re-read after the lease is taken (the
+   batch's returns listed from the oldest ``updated_at`` intake saw where that pays, one GET
+   each otherwise). A return that shows any refund is settled from what it shows, never
+   posted again.
 3. **Claim**: the refund attempt (unique key) is recorded before the POST and completed after.
 4. **Lost answers**: a POST that fails in a way that does not prove it was refused (5xx,
    timeout, dropped connection) is followed by a read-back of the return; the refund found
