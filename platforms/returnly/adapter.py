@@ -22,8 +22,9 @@ from platforms.base import Capabilities, PlatformErrors
 NAME: Final = "returnly"
 FRAME_INCLUDE: Final = ("return_line_items", "refunds")
 """Only what the drift frames read: lines and refunds (labels, vouchers... are not compared)."""
-LIST_MIN: Final = 4
-"""Fewer returns than this are re-read one GET each: a page would save too little."""
+LIST_MIN: Final = 10
+"""Fewer returns than this are re-read one GET each: when the list does not pay, its
+``LIST_SLACK`` wasted pages would add more than a fifth to their requests."""
 LIST_SLACK: Final = 2
 """Pages a listed re-read may read beyond the returns it found before it gives up."""
 ERRORS: Final = PlatformErrors(

@@ -79,9 +79,14 @@ def _listed(pages: list[list[str]], wanted: list[str]) -> tuple[dict[str, Return
     return found, client.read
 
 
+WANTED = [f"w{i}" for i in range(LIST_MIN)]
+
+
 def test_a_listed_reread_stops_once_every_return_is_found() -> None:
-    found, read = _listed([["a", "b", "x"], ["c", "d"], ["e"]], ["a", "b", "c", "d"])
-    assert sorted(found) == ["a", "b", "c", "d"]
+    half = len(WANTED) // 2
+    pages = [[*WANTED[:half], "x"], WANTED[half:], ["y"]]
+    found, read = _listed(pages, WANTED)
+    assert sorted(found) == sorted(WANTED)
     assert read == 2  # the third page is never asked for
 
 
@@ -89,16 +94,16 @@ def test_a_listed_reread_gives_up_when_the_pages_find_too_little() -> None:
     """Mostly other returns: after LIST_SLACK pages ahead of what it found it stops; the
     caller reads the rest one by one, so the listing cost at most LIST_SLACK requests more."""
     others = [[f"o{p}-{i}" for i in range(3)] for p in range(10)]
-    found, read = _listed(others, ["a", "b", "c", "d"])
+    found, read = _listed(others, WANTED)
     assert (found, read) == ({}, LIST_SLACK)
 
 
 def test_a_return_seen_twice_keeps_its_later_record() -> None:
     """It moved to the end of the list while the pages were read: the later page is newer."""
-    found, _ = _listed([["a", "b", "c"], ["d", "a"]], ["a", "b", "c", "d"])
-    assert found["a"].rma == "p1"
+    found, _ = _listed([WANTED, [WANTED[0]]], [*WANTED, "missing"])
+    assert found[WANTED[0]].rma == "p1"
 
 
 def test_a_few_returns_are_not_listed_at_all() -> None:
-    found, read = _listed([["a", "b"]], ["a", "b"][: LIST_MIN - 1])
+    found, read = _listed([WANTED], WANTED[: LIST_MIN - 1])
     assert (found, read) == ({}, 0)
