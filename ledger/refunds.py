@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ledger.columns import utcnow
@@ -39,15 +39,18 @@ class RefundDone(NamedTuple):
     link: LinkChange | None = None
 
 
-def _claim_row(merchant: str, claim: RefundClaim) -> RefundAttempt:
-    return RefundAttempt(
-        merchant=merchant,
-        return_id=claim.return_id,
-        key=claim.key,
-        lines=claim.lines,
-        status="pending",
-        failures=0,
-    )
+def _claim_values(merchant: str, claim: RefundClaim) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "merchant": merchant,
+        "return_id": claim.return_id,
+        "key": claim.key,
+        "lines": claim.lines,
+        "status": "pending",
+        "failures": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _check_owner(merchant: str, claim: RefundClaim, row: RefundAttempt) -> None:
@@ -108,23 +111,35 @@ class RefundsMixin(Store):
         if not all(c.key for c in claims):
             raise ValueError("key is required")
 
+        first: dict[str, int] = {}
+        for n, claim in enumerate(claims):
+            first.setdefault(claim.key, n)
+
         def attempt() -> list[tuple[RefundAttempt, bool]]:
             with self._write() as session:
                 keys = [c.key for c in claims]
                 query = select(RefundAttempt).where(RefundAttempt.key.in_(keys))
                 existing = {row.key: row for row in session.scalars(query)}
-                out: list[tuple[RefundAttempt, bool]] = []
+                new: dict[str, dict[str, Any]] = {}
                 for claim in claims:
                     found = existing.get(claim.key)
                     if found is not None:
                         _check_owner(merchant, claim, found)
-                        out.append((found, False))
+                    elif claim.key in new:
+                        if new[claim.key]["return_id"] != claim.return_id:
+                            raise LedgerConflictError(
+                                f"refund key {claim.key!r} claimed for two returns in one batch"
+                            )
                     else:
-                        fresh = _claim_row(merchant, claim)  # new per attempt: a rollback spoils it
-                        session.add(fresh)
-                        existing[claim.key] = fresh
-                        out.append((fresh, True))
-                return out
+                        new[claim.key] = _claim_values(merchant, claim)
+                if new:  # one insert that answers the rows (ids included), not one flush each
+                    query = insert(RefundAttempt).returning(RefundAttempt)
+                    for row in session.scalars(query, list(new.values())):
+                        existing[row.key] = row
+                return [
+                    (existing[claim.key], claim.key in new and n == first[claim.key])
+                    for n, claim in enumerate(claims)
+                ]
 
         return self._retry_race(attempt) if claims else []
 
