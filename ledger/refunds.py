@@ -133,8 +133,8 @@ class RefundsMixin(Store):
                     else:
                         new[claim.key] = _claim_values(merchant, claim)
                 if new:  # one insert that answers the rows (ids included), not one flush each
-                    query = insert(RefundAttempt).returning(RefundAttempt)
-                    for row in session.scalars(query, list(new.values())):
+                    claimed = insert(RefundAttempt).returning(RefundAttempt)
+                    for row in session.scalars(claimed, list(new.values())):
                         existing[row.key] = row
                 return [
                     (existing[claim.key], claim.key in new and n == first[claim.key])

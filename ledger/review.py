@@ -70,15 +70,15 @@ def open_or_count_many(
         query = select(ExceptionRecord).where(
             ExceptionRecord.open_fingerprint.in_(wanted[start : start + _FINGERPRINT_CHUNK])
         )
-        for row in session.scalars(query.with_for_update()):
-            open_rows[row.fingerprint] = row
+        for found in session.scalars(query.with_for_update()):
+            open_rows[found.fingerprint] = found
     out: list[tuple[ExceptionRecord, bool]] = []
     for note, subject, print_ in prints:
-        row = open_rows.get(print_)
-        if row is not None:
-            row.occurrences += 1
-            row.last_seen_at = utcnow()
-            out.append((row, False))
+        seen = open_rows.get(print_)
+        if seen is not None:
+            seen.occurrences += 1
+            seen.last_seen_at = utcnow()
+            out.append((seen, False))
             continue
         row = ExceptionRecord(
             merchant=merchant,
