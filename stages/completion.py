@@ -64,6 +64,8 @@ REFUND_POST_ATTEMPTS = 3
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LOOKUP_CHUNK = 400
+"""Return ids per ledger lookup when ordering a run's returns (SQLite caps bound values)."""
 
 
 def refund_lease_key(return_id: str) -> str:
@@ -382,14 +384,24 @@ def _wire_lines(decision: RefundDecision) -> list[dict[str, Any]]:
     return [ln.model_dump(mode="json") for ln in decision.lines]
 
 
-def in_reread_order(ledger: Ledger, merchant: str, return_ids: Sequence[str]) -> list[str]:
-    """``return_ids`` (once each) by the platform ``updated_at`` the bridge last saw, unknown
-    last: batches cut from this order are narrow slices of the platform's list, so each
-    batch's listed re-read reads few pages that are not its own."""
-    wanted = list(dict.fromkeys(return_ids))
+def in_reread_order(
+    ledger: Ledger, merchant: str, return_ids: Sequence[str], links: Sequence[Link] = ()
+) -> list[str]:
+    """``return_ids`` and the returns of ``links`` (once each) by the platform ``updated_at``
+    the bridge last saw, unknown last: batches cut from this order are narrow slices of the
+    platform's list, so each batch's listed re-read reads few pages that are not its own.
+
+    Only the ids ``links`` does not cover are looked up in the ledger.
+    """
+    known = {lk.return_id: lk for lk in links}
+    wanted = list(dict.fromkeys([*return_ids, *known]))
+    missing = [rid for rid in wanted if rid not in known]
+    for start in range(0, len(missing), _LOOKUP_CHUNK):
+        chunk = missing[start : start + _LOOKUP_CHUNK]
+        known.update((lk.return_id, lk) for lk in ledger.links_for(merchant, return_ids=chunk))
     seen = {
-        lk.return_id: lk.platform_updated_at
-        for lk in ledger.links_for(merchant, return_ids=wanted)
+        rid: lk.platform_updated_at
+        for rid, lk in known.items()
         if lk.platform_updated_at is not None
     }
     position = {rid: n for n, rid in enumerate(wanted)}

@@ -186,8 +186,8 @@ def received_returns(merchant: str, also: list[str] | None = None) -> list[str]:
     """``also`` and every return whose RMA is received and not yet refunded or held, in the
     order completion's listed re-reads want them (:func:`stages.completion.in_reread_order`)."""
     ledger = get_ledger()
-    waiting = [lk.return_id for lk in ledger.links_in_stage(merchant, {names.RECEIVED})]
-    return in_reread_order(ledger, merchant, [*(also or []), *waiting])
+    waiting = ledger.links_in_stage(merchant, {names.RECEIVED})
+    return in_reread_order(ledger, merchant, also or [], waiting)
 
 
 @task(

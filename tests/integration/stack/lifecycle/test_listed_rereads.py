@@ -4,14 +4,16 @@ Returnly sandbox's request log."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import update
 
 from clients.ams import AmsClient
 from clients.returnly import RefundCreate, RefundLineItemCreate, ReturnlyClient
 from core.merchant import MerchantConfig
-from ledger import Ledger
+from ledger import Ledger, LinkChange
 from ledger.models import Link
-from stages.completion import complete_returns
+from stages.completion import complete_returns, in_reread_order
 from tests.integration.stack.lifecycle.test_exactly_once import (
     N,
     _received,
@@ -90,3 +92,23 @@ def test_links_written_before_the_timestamp_was_kept_are_read_one_by_one(
     assert [o.outcome for o in outcomes] == ["refunded"] * N
     assert _gets(stack, start) == ["one"] * N
     assert _refund_posts(stack) == N
+
+
+def test_arrival_batches_follow_the_platform_updated_at_order(
+    merchant: MerchantConfig, ledger: Ledger
+) -> None:
+    """Received returns are ordered by the ``updated_at`` intake saw (unknown last, each once),
+    so the batches cut from them are narrow slices of Returnly's list."""
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    ledger.record_changes(
+        merchant.name,
+        [
+            LinkChange("late", "RLY-late", platform_updated_at=base + timedelta(days=2)),
+            LinkChange("early", "RLY-early", platform_updated_at=base),
+            LinkChange("unknown", "RLY-unknown"),
+            LinkChange("middle", "RLY-middle", platform_updated_at=base + timedelta(days=1)),
+        ],
+    )
+    given = ledger.links_for(merchant.name, return_ids=["late", "unknown"])
+    order = in_reread_order(ledger, merchant.name, ["middle", "late", "early", "middle"], given)
+    assert order == ["early", "middle", "late", "unknown"]
