@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from ledger.columns import utcnow
 from ledger.errors import LedgerConflictError, LedgerNotFoundError
 from ledger.models import Link, StageEvent
-from ledger.store import Store
+from ledger.store import Store, in_chunks
 
 DEFAULT_STAGE = "new"
 
@@ -39,8 +39,25 @@ class LinkChange(NamedTuple):
     """The return's ``updated_at`` as just read from its platform (kept only when newer)."""
 
 
-_PREFETCH_CHUNK = 400
-"""Identifiers per ``IN`` list when reading the links a batch touches (SQLite caps variables)."""
+def _matching_links(
+    session: Session,
+    merchant: str,
+    rids: Sequence[str],
+    cids: Sequence[str],
+    *,
+    for_update: bool = False,
+) -> Iterator[Link]:
+    """The merchant's links with one of these return ids or customer identifiers, read in
+    ``IN`` lists of :data:`ledger.store.IN_CHUNK` (one query for a batch step)."""
+    rid_chunks, cid_chunks = list(in_chunks(rids)), list(in_chunks(cids))
+    for n in range(max(len(rid_chunks), len(cid_chunks))):
+        some_rids = rid_chunks[n] if n < len(rid_chunks) else []
+        some_cids = cid_chunks[n] if n < len(cid_chunks) else []
+        query = select(Link).where(
+            Link.merchant == merchant,
+            or_(Link.return_id.in_(some_rids), Link.customer_identifier.in_(some_cids)),
+        )
+        yield from session.scalars(query.with_for_update() if for_update else query)
 
 
 class _Known:
@@ -51,20 +68,8 @@ class _Known:
         self.by_cid: dict[str, Link] = {}
         rids = sorted({c.return_id for c in changes})
         cids = sorted({c.customer_identifier for c in changes})
-        for start in range(0, max(len(rids), len(cids)), _PREFETCH_CHUNK):
-            query = (
-                select(Link)
-                .where(
-                    Link.merchant == merchant,
-                    or_(
-                        Link.return_id.in_(rids[start : start + _PREFETCH_CHUNK]),
-                        Link.customer_identifier.in_(cids[start : start + _PREFETCH_CHUNK]),
-                    ),
-                )
-                .with_for_update()
-            )
-            for row in session.scalars(query):
-                self.add(row)
+        for row in _matching_links(session, merchant, rids, cids, for_update=True):
+            self.add(row)
 
     def add(self, row: Link) -> None:
         self.by_rid[row.return_id] = row
@@ -250,16 +255,13 @@ class LinksMixin(Store):
         return_ids: Iterable[str] = (),
         customer_identifiers: Iterable[str] = (),
     ) -> list[Link]:
-        """Every link of these returns or identifiers, in one query (batch steps)."""
+        """Every link of these returns or identifiers (batch steps; any number of them)."""
         rids, cids = list(return_ids), list(customer_identifiers)
         if not (rids or cids):
             return []
         with self._read() as session:
-            query = select(Link).where(
-                Link.merchant == merchant,
-                or_(Link.return_id.in_(rids), Link.customer_identifier.in_(cids)),
-            )
-            return list(session.scalars(query))
+            rows = _matching_links(session, merchant, rids, cids)
+            return list({row.id: row for row in rows}.values())
 
     def links_in_stage(self, merchant: str | None, stages: Iterable[str]) -> list[Link]:
         """Links currently in one of ``stages`` (e.g. open RMAs to poll), oldest change first.

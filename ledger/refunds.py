@@ -111,34 +111,32 @@ class RefundsMixin(Store):
         if not all(c.key for c in claims):
             raise ValueError("key is required")
 
-        first: dict[str, int] = {}
-        for n, claim in enumerate(claims):
-            first.setdefault(claim.key, n)
-
         def attempt() -> list[tuple[RefundAttempt, bool]]:
             with self._write() as session:
                 keys = [c.key for c in claims]
                 query = select(RefundAttempt).where(RefundAttempt.key.in_(keys))
                 existing = {row.key: row for row in session.scalars(query)}
                 new: dict[str, dict[str, Any]] = {}
+                created: list[bool] = []  # per claim: the first claim of a key not yet stored
                 for claim in claims:
                     found = existing.get(claim.key)
+                    fresh = found is None and claim.key not in new
                     if found is not None:
                         _check_owner(merchant, claim, found)
-                    elif claim.key in new:
-                        if new[claim.key]["return_id"] != claim.return_id:
-                            raise LedgerConflictError(
-                                f"refund key {claim.key!r} claimed for two returns in one batch"
-                            )
-                    else:
+                    elif fresh:
                         new[claim.key] = _claim_values(merchant, claim)
+                    elif new[claim.key]["return_id"] != claim.return_id:
+                        raise LedgerConflictError(
+                            f"refund key {claim.key!r} claimed for two returns in one batch"
+                        )
+                    created.append(fresh)
                 if new:  # one insert that answers the rows (ids included), not one flush each
                     claimed = insert(RefundAttempt).returning(RefundAttempt)
                     for row in session.scalars(claimed, list(new.values())):
                         existing[row.key] = row
                 return [
-                    (existing[claim.key], claim.key in new and n == first[claim.key])
-                    for n, claim in enumerate(claims)
+                    (existing[claim.key], fresh)
+                    for claim, fresh in zip(claims, created, strict=True)
                 ]
 
         return self._retry_race(attempt) if claims else []

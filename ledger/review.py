@@ -14,7 +14,7 @@ from ledger.columns import utcnow
 from ledger.errors import LedgerConflictError, LedgerNotFoundError
 from ledger.links import LinkChange, apply_link_changes
 from ledger.models import ExceptionRecord
-from ledger.store import Store
+from ledger.store import Store, in_chunks
 
 ExceptionStatus = Literal["open", "resolved", "ignored"]
 _CLOSED = ("resolved", "ignored")
@@ -51,10 +51,6 @@ def open_or_count(
     return open_or_count_many(session, merchant, [note])[0]
 
 
-_FINGERPRINT_CHUNK = 400
-"""Fingerprints per ``IN`` list when looking up a batch's open exceptions."""
-
-
 def open_or_count_many(
     session: Session, merchant: str, notes: Sequence[ExceptionNote]
 ) -> list[tuple[ExceptionRecord, bool]]:
@@ -66,10 +62,8 @@ def open_or_count_many(
         prints.append((note, subject, fingerprint(merchant, note.reason, subject)))
     wanted = sorted({p for _, _, p in prints})
     open_rows: dict[str, ExceptionRecord] = {}
-    for start in range(0, len(wanted), _FINGERPRINT_CHUNK):
-        query = select(ExceptionRecord).where(
-            ExceptionRecord.open_fingerprint.in_(wanted[start : start + _FINGERPRINT_CHUNK])
-        )
+    for some in in_chunks(wanted):
+        query = select(ExceptionRecord).where(ExceptionRecord.open_fingerprint.in_(some))
         for found in session.scalars(query.with_for_update()):
             open_rows[found.fingerprint] = found
     out: list[tuple[ExceptionRecord, bool]] = []

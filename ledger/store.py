@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TypeVar
 
@@ -20,6 +20,16 @@ RACE_RETRIES = 3
 """How often an insert that lost a unique-key race is retried against the winner's row."""
 
 T = TypeVar("T")
+
+IN_CHUNK = 400
+"""Values per ``IN`` list in one query (SQLite caps bound variables per statement)."""
+
+
+def in_chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    """``values`` in slices small enough for one ``IN`` list."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
 
 DEFAULT_LEASE_TTL_S = 600.0
 """Longer than one write call can take with its safe retries (4 x 35 s timeouts + 3 x 60 s

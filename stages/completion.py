@@ -64,8 +64,6 @@ REFUND_POST_ATTEMPTS = 3
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_LOOKUP_CHUNK = 400
-"""Return ids per ledger lookup when ordering a run's returns (SQLite caps bound values)."""
 
 
 def refund_lease_key(return_id: str) -> str:
@@ -274,12 +272,12 @@ def _read_listed(platform: ReturnsPlatform, links: Sequence[Link]) -> dict[str, 
 
     Returns never read with their timestamp (older links) are left to one GET each.
     """
-    known = {lk.return_id: lk.platform_updated_at for lk in links}
-    stamps = [t for t in known.values() if t is not None]
-    if not stamps:
+    stamped = {
+        lk.return_id: lk.platform_updated_at for lk in links if lk.platform_updated_at is not None
+    }
+    if not stamped:
         return {}
-    ids = [rid for rid, t in known.items() if t is not None]
-    return platform.read_listed(ids, updated_since=min(stamps))
+    return platform.read_listed(list(stamped), updated_since=min(stamped.values()))
 
 
 def _refunded(item: _Cleared, refund: Refund) -> RefundDone:
@@ -396,16 +394,15 @@ def in_reread_order(
     known = {lk.return_id: lk for lk in links}
     wanted = list(dict.fromkeys([*return_ids, *known]))
     missing = [rid for rid in wanted if rid not in known]
-    for start in range(0, len(missing), _LOOKUP_CHUNK):
-        chunk = missing[start : start + _LOOKUP_CHUNK]
-        known.update((lk.return_id, lk) for lk in ledger.links_for(merchant, return_ids=chunk))
+    if missing:
+        known.update((lk.return_id, lk) for lk in ledger.links_for(merchant, return_ids=missing))
     seen = {
         rid: lk.platform_updated_at
         for rid, lk in known.items()
         if lk.platform_updated_at is not None
     }
-    position = {rid: n for n, rid in enumerate(wanted)}
-    return sorted(wanted, key=lambda rid: (rid not in seen, seen.get(rid) or _EPOCH, position[rid]))
+    # sorted() is stable: returns with the same timestamp (or none) keep their given order.
+    return sorted(wanted, key=lambda rid: (rid not in seen, seen.get(rid, _EPOCH)))
 
 
 def complete_returns(

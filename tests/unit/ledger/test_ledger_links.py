@@ -7,6 +7,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger import Ledger, LedgerConflictError, LedgerError, LedgerNotFoundError, StageEvent
+from ledger.links import LinkChange
+from ledger.store import IN_CHUNK
 
 
 def test_upsert_link_creates_with_default_stage(ledger: Ledger) -> None:
@@ -154,3 +156,14 @@ def test_upsert_link_with_history_writes_both_or_neither(ledger: Ledger) -> None
     with pytest.raises(LedgerConflictError):
         ledger.upsert_link("m", "r1", "RLY-other", history=StageNote("intake", "clash"))
     assert [e.outcome for e in ledger.history("m", "r1")] == ["created"]
+
+
+def test_links_for_reads_more_ids_than_one_in_list_holds(ledger: Ledger) -> None:
+    """Return ids and identifiers are read in IN lists of IN_CHUNK; a link found by both (in
+    different chunks) comes back once."""
+    n = IN_CHUNK * 2 + 5
+    ledger.upsert_links("m", [LinkChange(f"r{i}", f"cust-r{i}") for i in range(n)])
+    rids = [f"r{i}" for i in range(n)]
+    cids = [f"cust-r{i}" for i in reversed(range(n))]
+    found = ledger.links_for("m", return_ids=rids, customer_identifiers=cids)
+    assert sorted(lk.return_id for lk in found) == sorted(rids)
